@@ -1,0 +1,33 @@
+# One-command set-up: `make run` starts the app, `make test` runs the suite.
+# Both create .venv and install the pinned dependencies on a fresh machine.
+PYTHON ?= python3.11
+VENV := .venv
+PY := $(VENV)/bin/python
+STAMP := $(VENV)/.installed
+
+.PHONY: install run test bench model worker clean
+
+install: $(STAMP)
+
+$(STAMP): requirements.txt
+	test -x $(PY) || $(PYTHON) -m venv $(VENV)
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt
+	touch $(STAMP)
+
+run: install
+	$(PY) -m webapp.serve
+
+test: install
+	$(PY) -m pytest
+
+bench: install
+	$(PY) -m bench.run_all
+
+model: install
+	$(PY) -m workers.engine.embedded.train
+
+worker: install
+	$(VENV)/bin/celery -A webapp.celery_app worker -Q cpu,gpu --concurrency 1 -l info
+
+clean:
+	rm -rf $(VENV) var test-output
