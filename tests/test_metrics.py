@@ -1,0 +1,255 @@
+"""Tests for workers.engine.metrics: classification/calibration metrics
+(checked against torchmetrics and hand-computed cases), answer parsers and
+exact match."""
+
+import math
+
+import numpy as np
+import pytest
+import torch
+from torchmetrics.functional.classification import (
+    multiclass_accuracy,
+    multiclass_calibration_error,
+)
+
+from workers.engine.metrics import (
+    classification_metrics,
+    exact_match,
+    normalise_answer,
+    parse_answer,
+    renormalise,
+)
+
+
+def _random_predictions(seed, n_examples, n_labels):
+    generator = torch.Generator().manual_seed(seed)
+    gold = torch.randint(0, n_labels, (n_examples,), generator=generator)
+    logits = torch.randn(n_examples, n_labels, generator=generator) * 1.5
+    # Push some mass to the gold label so accuracy and confidence vary.
+    logits += 1.2 * torch.nn.functional.one_hot(gold, n_labels) * torch.rand(n_examples, 1, generator=generator)
+    return torch.softmax(logits, dim=1).float(), gold
+
+
+# --- classification_metrics against torchmetrics ---------------------------
+
+
+@pytest.mark.parametrize("n_labels", [2, 4])
+@pytest.mark.parametrize("seed", [0, 1, 2, 3])
+def test_accuracy_and_ece_match_torchmetrics(seed, n_labels):
+    probs, gold = _random_predictions(seed, 600, n_labels)
+    result = classification_metrics(probs, gold, n_bins=15)
+    expected_accuracy = multiclass_accuracy(probs, gold, num_classes=n_labels, average="micro")
+    expected_ece = multiclass_calibration_error(probs, gold, num_classes=n_labels, n_bins=15, norm="l1")
+    assert result["accuracy"] == pytest.approx(float(expected_accuracy), abs=1e-6)
+    assert result["ece"] == pytest.approx(float(expected_ece), abs=1e-6)
+    # Sanity: the data is not degenerate.
+    assert 0.0 < result["accuracy"] < 1.0
+    assert result["ece"] > 0.0
+
+
+def test_accepts_numpy_and_lists():
+    probs, gold = _random_predictions(7, 50, 3)
+    from_tensor = classification_metrics(probs, gold)
+    from_numpy = classification_metrics(probs.numpy(), gold.numpy())
+    from_lists = classification_metrics(probs.tolist(), gold.tolist())
+    for key in ("accuracy", "ece", "ece_equal_mass", "brier", "nll"):
+        assert from_numpy[key] == pytest.approx(from_tensor[key])
+        assert from_lists[key] == pytest.approx(from_tensor[key])
+
+
+# --- hand-computed cases ----------------------------------------------------
+
+# confidences 0.9 (right), 0.8 (wrong), 0.6 (right), 0.7 (right), 0.55 (wrong),
+# 0.5 (tie -> first label, right)
+SIX_PROBS = [[0.9, 0.1], [0.8, 0.2], [0.4, 0.6], [0.7, 0.3], [0.55, 0.45], [0.5, 0.5]]
+SIX_GOLD = [0, 1, 1, 0, 1, 0]
+
+
+def test_equal_mass_ece_hand_computed():
+    result = classification_metrics(SIX_PROBS, SIX_GOLD, n_bins=3)
+    # sorted: (0.5 ok, 0.55 x) | (0.6 ok, 0.7 ok) | (0.8 x, 0.9 ok)
+    # |acc - conf|: |0.5 - 0.525|, |1 - 0.65|, |0.5 - 0.85|, each bin 2/6 of the data
+    assert result["ece_equal_mass"] == pytest.approx((0.025 + 0.35 + 0.35) / 3)
+    bins = result["reliability_equal_mass"]
+    assert [row["count"] for row in bins] == [2, 2, 2]
+    assert bins[0]["bin_lower"] == pytest.approx(0.5)
+    assert bins[0]["bin_upper"] == pytest.approx(0.55)
+    assert bins[1]["confidence"] == pytest.approx(0.65)
+    assert bins[1]["accuracy"] == pytest.approx(1.0)
+    assert bins[2]["accuracy"] == pytest.approx(0.5)
+
+
+def test_equal_mass_uneven_split():
+    probs = SIX_PROBS + [[0.05, 0.95]]
+    gold = SIX_GOLD + [1]
+    result = classification_metrics(probs, gold, n_bins=3)
+    # sizes 3, 2, 2: (0.5 ok, 0.55 x, 0.6 ok) | (0.7 ok, 0.8 x) | (0.9 ok, 0.95 ok)
+    expected = 3 / 7 * abs(2 / 3 - 0.55) + 2 / 7 * abs(0.5 - 0.75) + 2 / 7 * abs(1.0 - 0.925)
+    assert result["ece_equal_mass"] == pytest.approx(expected)
+    assert [row["count"] for row in result["reliability_equal_mass"]] == [3, 2, 2]
+
+
+def test_equal_width_reliability_rows():
+    result = classification_metrics(SIX_PROBS, SIX_GOLD, n_bins=15)
+    rows = result["reliability"]
+    assert len(rows) == 15
+    assert rows[0]["bin_lower"] == 0.0 and rows[-1]["bin_upper"] == 1.0
+    assert sum(row["count"] for row in rows) == 6
+    empty = [row for row in rows if row["count"] == 0]
+    assert empty and all(row["confidence"] is None and row["accuracy"] is None for row in empty)
+    # 0.9 lies in [13/15, 14/15): alone in that bin, and correct.
+    bin_13 = rows[13]
+    assert bin_13["count"] == 1
+    assert bin_13["confidence"] == pytest.approx(0.9) and bin_13["accuracy"] == 1.0
+    # ECE from the rows equals the reported ECE.
+    from_rows = sum(r["count"] / 6 * abs(r["accuracy"] - r["confidence"]) for r in rows if r["count"])
+    assert result["ece"] == pytest.approx(from_rows)
+    assert result["accuracy"] == pytest.approx(4 / 6)
+
+
+def test_confidence_one_falls_in_last_bin():
+    result = classification_metrics([[1.0, 0.0], [0.95, 0.05]], [0, 1], n_bins=15)
+    assert result["reliability"][-1]["count"] == 2
+    assert result["ece"] == pytest.approx(abs(0.5 - 0.975))
+
+
+def test_brier_and_nll_hand_computed():
+    probs = [[0.7, 0.2, 0.1], [0.25, 0.25, 0.5]]
+    gold = [0, 1]
+    result = classification_metrics(probs, gold)
+    first = 0.3**2 + 0.2**2 + 0.1**2
+    second = 0.25**2 + 0.75**2 + 0.5**2
+    assert result["brier"] == pytest.approx((first + second) / 2)
+    assert result["nll"] == pytest.approx(-(math.log(0.7) + math.log(0.25)) / 2)
+    assert result["accuracy"] == pytest.approx(0.5)
+
+
+def test_nll_clamps_zero_probability():
+    result = classification_metrics([[1.0, 0.0]], [1])
+    assert result["nll"] == pytest.approx(-math.log(1e-12))
+    assert result["brier"] == pytest.approx(2.0)
+
+
+def test_perfect_predictions():
+    result = classification_metrics([[1.0, 0.0], [0.0, 1.0]], [0, 1])
+    assert result["accuracy"] == 1.0
+    assert result["ece"] == pytest.approx(0.0)
+    assert result["brier"] == pytest.approx(0.0)
+    assert result["nll"] == pytest.approx(0.0)
+
+
+def _sample_gold(rng, probs):
+    cumulative = np.cumsum(probs, axis=1)
+    draws = rng.random((len(probs), 1))
+    return np.minimum((draws > cumulative).sum(axis=1), probs.shape[1] - 1)
+
+
+def test_calibrated_data_has_near_zero_ece():
+    rng = np.random.default_rng(0)
+    probs = rng.dirichlet(np.full(4, 0.7), size=100_000)
+    gold = _sample_gold(rng, probs)
+    result = classification_metrics(probs, gold)
+    assert result["ece"] < 0.01
+    assert result["ece_equal_mass"] < 0.01
+
+
+def test_overconfident_data_has_large_ece():
+    rng = np.random.default_rng(1)
+    true_probs = rng.dirichlet(np.full(4, 0.7), size=50_000)
+    gold = _sample_gold(rng, true_probs)
+    sharpened = true_probs**3
+    sharpened /= sharpened.sum(axis=1, keepdims=True)
+    result = classification_metrics(sharpened, gold)
+    assert result["ece"] > 0.05
+    assert result["ece_equal_mass"] > 0.05
+
+
+def test_rejects_bad_input():
+    with pytest.raises(ValueError, match="sum to 1"):
+        classification_metrics(np.log([[0.5, 0.5]]) + 1.0, [0])
+    with pytest.raises(ValueError, match="sum to 1"):
+        classification_metrics([[0.5, 0.6]], [0])
+    with pytest.raises(ValueError, match="gold"):
+        classification_metrics([[0.5, 0.5]], [2])
+    with pytest.raises(ValueError, match="gold"):
+        classification_metrics([[0.5, 0.5], [0.5, 0.5]], [0])
+    with pytest.raises(ValueError):
+        classification_metrics(np.zeros((0, 2)), [])
+
+
+# --- renormalise ------------------------------------------------------------
+
+
+def test_renormalise_tensor_and_numpy():
+    probs = torch.tensor([[0.02, 0.06, 0.02], [0.001, 0.001, 0.002]], dtype=torch.float64)
+    logprobs = probs.log()
+    expected = probs / probs.sum(dim=1, keepdim=True)
+    out_tensor = renormalise(logprobs)
+    assert isinstance(out_tensor, torch.Tensor)
+    assert torch.allclose(out_tensor, expected)
+    out_numpy = renormalise(logprobs.numpy())
+    assert isinstance(out_numpy, np.ndarray)
+    assert np.allclose(out_numpy, expected.numpy())
+
+
+def test_renormalise_handles_very_negative_and_minus_inf():
+    logprobs = np.array([[-1000.0, -1001.0, -np.inf]])
+    out = renormalise(logprobs)
+    e = math.exp(-1.0)
+    assert np.allclose(out, [[1 / (1 + e), e / (1 + e), 0.0]])
+    assert np.allclose(renormalise(torch.tensor(logprobs)).numpy(), out)
+
+
+# --- answer parsing and exact match ----------------------------------------
+
+
+def test_parse_plain():
+    assert parse_answer("  Paris\n\nQuestion: capital of Spain?\nAnswer: Madrid", "plain") == "Paris"
+    assert parse_answer("first line\nsecond line\n  \nnext", "plain") == "first line\nsecond line"
+    assert parse_answer("yes\r\n\r\nno", "plain") == "yes"
+    assert parse_answer("no blank line at all ", "plain") == "no blank line at all"
+    assert parse_answer("\n\nafter blank", "plain") is None
+    assert parse_answer("", "plain") is None
+
+
+def test_parse_gsm8k():
+    text = "She has 1,000 + 234 = 1,234 apples, so the answer is\n#### 1,234"
+    assert parse_answer(text, "gsm8k") == "1234"
+    assert parse_answer("#### 5\nwait, recount\n#### 7", "gsm8k") == "7"
+    assert parse_answer("#### -12", "gsm8k") == "-12"
+    assert parse_answer("####$2,500.", "gsm8k") == "2500"
+    assert parse_answer("#### 3.75 dollars", "gsm8k") == "3.75"
+    assert parse_answer("The answer is 42", "gsm8k") is None
+    assert parse_answer("#### unknown", "gsm8k") is None
+
+
+def test_parse_boxed():
+    assert parse_answer(r"so $x = \boxed{\frac{1}{2}}$.", "boxed") == r"\frac{1}{2}"
+    assert parse_answer(r"\boxed{3} then \boxed{ 4 }", "boxed") == "4"
+    assert parse_answer(r"\boxed{\sqrt{x^{2}+1}} done", "boxed") == r"\sqrt{x^{2}+1}"
+    assert parse_answer(r"\boxed{\{1, 2\}}", "boxed") == r"\{1, 2\}"
+    # A truncated last box falls back to the last complete one.
+    assert parse_answer(r"\boxed{5} hmm \boxed{\frac{1}{", "boxed") == "5"
+    assert parse_answer("no box here", "boxed") is None
+    assert parse_answer(r"\boxed{}", "boxed") is None
+
+
+def test_parse_answer_rejects_unknown_parser_and_passes_none():
+    with pytest.raises(ValueError, match="unknown answer parser"):
+        parse_answer("42", "regex")
+    assert parse_answer(None, "gsm8k") is None
+
+
+def test_normalise_answer():
+    assert normalise_answer("  The   answer\n is  42. ") == "The answer is 42"
+    assert normalise_answer("3.5") == "3.5"
+    assert normalise_answer(None) is None
+
+
+def test_exact_match():
+    predicted = ["42.", " Paris   France", None, "7"]
+    gold = ["42", "Paris France", "x", "8"]
+    assert exact_match(predicted, gold) == pytest.approx(0.5)
+    assert exact_match(["a"], ["a"]) == 1.0
+    with pytest.raises(ValueError):
+        exact_match(["a"], ["a", "b"])
