@@ -1,0 +1,1 @@
+"""The lab app: tasks, experiments, runs, live progress and comparisons."""

@@ -1,0 +1,54 @@
+"""Websocket consumer: live run events of one experiment, with catch-up on reconnect."""
+import asyncio
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncJsonWebsocketConsumer
+
+from .services import broadcast
+
+
+@database_sync_to_async
+def _owns(user, experiment_id):
+    from .models import Experiment
+
+    return Experiment.objects.filter(pk=experiment_id, owner_id=user.pk).exists()
+
+
+@database_sync_to_async
+def _replay(experiment_id, last_event, last_point):
+    from .services.history import replay_since
+
+    return replay_since(experiment_id, last_event, last_point)
+
+
+class ExperimentConsumer(AsyncJsonWebsocketConsumer):
+    """Client sends {"type": "resume", "last_event": id, "last_point": id}; server replays
+    newer events/points, then forwards live group messages."""
+
+    async def connect(self):
+        broadcast.register_loop(asyncio.get_running_loop())
+        self.experiment_id = int(self.scope["url_route"]["kwargs"]["pk"])
+        user = self.scope.get("user")
+        if user is None or not user.is_authenticated or not await _owns(user, self.experiment_id):
+            await self.close(code=4403)
+            return
+        self.group = broadcast.experiment_group(self.experiment_id)
+        await self.channel_layer.group_add(self.group, self.channel_name)
+        await self.accept()
+
+    async def disconnect(self, code):
+        if getattr(self, "group", None):
+            await self.channel_layer.group_discard(self.group, self.channel_name)
+
+    async def receive_json(self, content, **kwargs):
+        if content.get("type") == "resume":
+            try:
+                last_event, last_point = int(content.get("last_event") or 0), int(content.get("last_point") or 0)
+            except (TypeError, ValueError):
+                last_event = last_point = 0
+            await self.send_json(await _replay(self.experiment_id, last_event, last_point))
+        elif content.get("type") == "ping":
+            await self.send_json({"type": "pong"})
+
+    async def lab_event(self, message):
+        await self.send_json(message["payload"])

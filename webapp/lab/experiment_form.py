@@ -1,0 +1,161 @@
+"""The experiment form: validates every setting (locally, then with the engine's
+`check_config`) before anything is created or queued."""
+import logging
+import re
+
+from django import forms
+from django.db.models import Q
+
+from .models import METHOD_CHOICES, Task
+from .services.config import build_config
+
+log = logging.getLogger("webapp.lab")
+DEFAULT_METHODS = ["icl", "sft", "ia2", "ia2-sft"]
+
+# engine config key (first dotted part, or the full dotted key) -> form field
+ENGINE_FIELD_MAP = {
+    "model": "model_name",
+    "task": "train_task",
+    "labels": "train_task",
+    "examples": "train_task",
+    "input_template": "train_task",
+    "eval_tasks": "eval_tasks",
+    "methods": "methods",
+    "n": "n_values",
+    "seeds": "seeds",
+    "icl_demos": "icl_demos",
+    "prompt": "icl_demos",
+    "context": "icl_demos",
+    "eval_size": "eval_size",
+    "similarity_size": "eval_size",
+    "adapter": "adapter_type",
+    "adapter.type": "adapter_type",
+    "adapter.r": "lora_r",
+    "adapter.alpha": "lora_alpha",
+    "adapter.target_modules": "target_modules",
+}
+
+
+def map_engine_field(engine_field):
+    """'adapter.r' -> 'lora_r'; 'eval_tasks[1].labels' -> 'eval_tasks'; unknown -> None."""
+    key = re.sub(r"\[\d+\]", "", str(engine_field or "")).strip()
+    parts = key.split(".")
+    for i in range(len(parts), 0, -1):
+        hit = ENGINE_FIELD_MAP.get(".".join(parts[:i]))
+        if hit:
+            return hit
+    return None
+
+
+def visible_tasks(user):
+    return Task.objects.filter(Q(owner=user) | Q(owner__isnull=True))
+
+
+def engine_check(config):
+    """Run the engine's validation; [] with a warning while the engine is not installed."""
+    try:
+        from workers.engine.validation import check_config
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").startswith("workers.engine"):
+            log.warning("engine validation not installed (%s); only local checks ran", exc)
+            return []
+        raise
+    return list(check_config(config))
+
+
+class ExperimentForm(forms.Form):
+    name = forms.CharField(max_length=200, required=False)
+    model_name = forms.CharField(
+        label="Model", max_length=300, initial="embedded",
+        help_text='"embedded" = the small model shipped with the app; or a Hugging Face id / local path.',
+    )
+    train_task = forms.ModelChoiceField(queryset=Task.objects.none(), label="Train task")
+    eval_tasks = forms.ModelMultipleChoiceField(
+        queryset=Task.objects.none(), required=False, widget=forms.SelectMultiple(attrs={"size": 6}),
+        help_text="Empty = evaluate on the train task.",
+    )
+    methods = forms.MultipleChoiceField(choices=METHOD_CHOICES, initial=DEFAULT_METHODS,
+                                        widget=forms.CheckboxSelectMultiple)
+    n_values = forms.CharField(label="N values", initial="4,8", help_text="Comma separated, e.g. 4,8")
+    seeds = forms.IntegerField(label="Seeds", min_value=1, max_value=20, initial=1,
+                               help_text="Number of training sets (seeds) per N.")
+    icl_demos = forms.IntegerField(label="ICL demos", min_value=0, max_value=256, required=False,
+                                   help_text="Empty = the other N-1 examples, as in the paper.")
+    adapter_type = forms.ChoiceField(label="Adapter", choices=[("lora", "LoRA"), ("ia3", "(IA)³")], initial="lora")
+    lora_r = forms.IntegerField(label="r", min_value=1, max_value=512, initial=8)
+    lora_alpha = forms.IntegerField(label="alpha", min_value=1, max_value=4096, initial=8)
+    target_modules = forms.CharField(initial="q_proj,k_proj,o_proj", help_text="Comma separated module names.")
+    eval_size = forms.IntegerField(min_value=1, max_value=5000, initial=100)
+
+    def __init__(self, *args, user=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        qs = visible_tasks(user).order_by("builtin", "name")
+        self.fields["train_task"].queryset = qs
+        self.fields["eval_tasks"].queryset = qs
+        self.config = None
+
+    def clean_n_values(self):
+        raw = self.cleaned_data["n_values"]
+        try:
+            values = sorted({int(p) for p in re.split(r"[,\s]+", raw.strip()) if p})
+        except ValueError:
+            raise forms.ValidationError("Enter whole numbers separated by commas, e.g. 4,8.")
+        if not values:
+            raise forms.ValidationError("Enter at least one N, e.g. 4.")
+        if values[0] < 1:
+            raise forms.ValidationError("Each N must be at least 1.")
+        return values
+
+    def clean_target_modules(self):
+        mods = [m.strip() for m in self.cleaned_data["target_modules"].split(",") if m.strip()]
+        bad = [m for m in mods if not re.fullmatch(r"[A-Za-z_][\w.]*", m)]
+        if not mods or bad:
+            raise forms.ValidationError("List module names separated by commas, e.g. q_proj,k_proj,o_proj.")
+        return mods
+
+    def clean_model_name(self):
+        return self.cleaned_data["model_name"].strip()
+
+    def _check_task(self, task, field, n_values=None):
+        pool = task.pool().count()
+        if task.needs_hub and not task.examples.exists():
+            self.add_error(field, f'"{task.name}" needs the Hugging Face hub, which cannot be reached from this '
+                                  "machine: import its examples from a CSV/JSONL file first.")
+            return
+        if task.kind == Task.CLASSIFICATION and not task.labels:
+            self.add_error(field, f'"{task.name}" has an empty label set: add labels on the task page.')
+        if pool == 0:
+            self.add_error(field, f'"{task.name}" has no examples: add or import some on the task page.')
+        elif n_values and max(n_values) > pool:
+            self.add_error("n_values", f"N={max(n_values)} is larger than the pool of \"{task.name}\" "
+                                       f"({pool} examples): use N ≤ {pool} or add examples.")
+
+    def clean(self):
+        data = super().clean()
+        if self.errors:
+            return data
+        train, evals = data["train_task"], list(data.get("eval_tasks") or [])
+        self._check_task(train, "train_task", data["n_values"])
+        for task in evals:
+            if task.pk != train.pk:
+                self._check_task(task, "eval_tasks")
+        if self.errors:
+            return data
+        self.config = build_config(
+            model_name=data["model_name"], train_task=train, eval_tasks=evals, methods=data["methods"],
+            n_values=data["n_values"], seeds=data["seeds"], icl_demos=data.get("icl_demos"),
+            eval_size=data["eval_size"], adapter_type=data["adapter_type"], lora_r=data["lora_r"],
+            lora_alpha=data["lora_alpha"], target_modules=data["target_modules"],
+        )
+        try:
+            problems = engine_check(self.config)
+        except Exception as exc:  # a crash in validation must not queue anything
+            log.exception("check_config crashed")
+            problems = [("", f"The engine could not check this configuration: {type(exc).__name__}: {exc}")]
+        for engine_field, message in problems:
+            field = map_engine_field(engine_field)
+            if field is None:
+                self.add_error(None, f"{engine_field}: {message}" if engine_field else str(message))
+            else:
+                self.add_error(field, str(message))
+        return data

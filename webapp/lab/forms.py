@@ -1,0 +1,115 @@
+"""Forms for tasks, examples, imports and sign-up (experiment form: experiment_form.py)."""
+from django import forms
+from django.contrib.auth.forms import UserCreationForm
+
+from .models import Example, Task
+
+
+def split_labels(text):
+    """Labels: one per line, or comma separated when given on one line."""
+    text = (text or "").strip()
+    if not text:
+        return []
+    parts = text.splitlines() if "\n" in text else text.split(",")
+    return [p.strip() for p in parts if p.strip()]
+
+
+class SignUpForm(UserCreationForm):
+    class Meta(UserCreationForm.Meta):
+        fields = ("username",)
+
+
+class TaskForm(forms.ModelForm):
+    labels_text = forms.CharField(
+        label="Label set",
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text="Classification only: one label per line (or comma separated), e.g. positive, negative.",
+    )
+
+    class Meta:
+        model = Task
+        fields = ["name", "description", "kind", "input_template", "answer_parser"]
+        widgets = {
+            "description": forms.TextInput(),
+            "input_template": forms.Textarea(attrs={"rows": 3, "class": "mono"}),
+        }
+        help_texts = {
+            "input_template": "Use {x} for the example input and end with the answer prefix, e.g. Text:{x}\\nLabel:",
+            "answer_parser": "Generation only: how the answer is read from the model's output.",
+        }
+
+    def __init__(self, *args, owner=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.owner = owner
+        if self.instance.pk and not self.is_bound:
+            self.fields["labels_text"].initial = "\n".join(self.instance.labels or [])
+
+    def clean_input_template(self):
+        tpl = self.cleaned_data["input_template"].replace("\r\n", "\n")
+        if "{x}" not in tpl:
+            raise forms.ValidationError("The template must contain {x} where the example input goes.")
+        return tpl
+
+    def clean_name(self):
+        name = self.cleaned_data["name"].strip()
+        clash = Task.objects.filter(name=name, owner=self.owner).exclude(pk=self.instance.pk)
+        if clash.exists():
+            raise forms.ValidationError("You already have a task with this name; pick another.")
+        return name
+
+    def clean(self):
+        data = super().clean()
+        labels = split_labels(data.get("labels_text"))
+        if data.get("kind") == Task.CLASSIFICATION:
+            if not labels:
+                self.add_error("labels_text", "A classification task needs a label set: enter at least two labels.")
+            elif len(labels) < 2:
+                self.add_error("labels_text", "Enter at least two labels.")
+            elif len(set(labels)) != len(labels):
+                self.add_error("labels_text", "Each label must appear once.")
+        data["labels"] = labels if data.get("kind") == Task.CLASSIFICATION else []
+        return data
+
+    def save(self, commit=True):
+        self.instance.labels = self.cleaned_data["labels"]
+        if self.owner is not None and not self.instance.pk:
+            self.instance.owner = self.owner
+        return super().save(commit)
+
+
+class ExampleForm(forms.ModelForm):
+    class Meta:
+        model = Example
+        fields = ["input", "output", "split"]
+        widgets = {
+            "input": forms.Textarea(attrs={"rows": 2}),
+            "output": forms.TextInput(),
+        }
+
+    def __init__(self, *args, task=None, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.task = task
+
+    def clean(self):
+        data = super().clean()
+        out = (data.get("output") or "").strip()
+        task = self.task or getattr(self.instance, "task", None)
+        if task and task.kind == Task.CLASSIFICATION and out and task.labels and out not in task.labels:
+            self.add_error("output", f"The output must be one of the task's labels: {', '.join(task.labels)}.")
+        return data
+
+
+class ImportFileForm(forms.Form):
+    file = forms.FileField(help_text="CSV with a header input,output — or JSONL, one {\"input\": ..., \"output\": ...} per line.")
+    split = forms.ChoiceField(choices=Example.SPLIT_CHOICES, initial=Example.POOL)
+    replace = forms.BooleanField(required=False, help_text="Delete the current examples of this split first.")
+
+
+class HubImportForm(forms.Form):
+    dataset_id = forms.CharField(max_length=200, help_text="e.g. stanfordnlp/sst2")
+    config = forms.CharField(max_length=100, required=False)
+    split = forms.CharField(max_length=50, initial="train")
+    input_column = forms.CharField(max_length=100, initial="sentence")
+    output_column = forms.CharField(max_length=100, initial="label")
+    limit = forms.IntegerField(min_value=1, max_value=5000, initial=500)

@@ -1,0 +1,20 @@
+"""`manage.py ensure_demo_user`: create user `demo` (password from DEMO_PASSWORD, default `demo`)."""
+import os
+
+from django.contrib.auth import get_user_model
+from django.core.management.base import BaseCommand
+
+
+class Command(BaseCommand):
+    help = "Create the demo user if missing (password from env DEMO_PASSWORD, default 'demo')."
+
+    def handle(self, *args, **options):
+        User = get_user_model()
+        password = os.environ.get("DEMO_PASSWORD", "demo")
+        user, created = User.objects.get_or_create(username="demo")
+        if created:
+            user.set_password(password)
+            user.save()
+            self.stdout.write("created user demo")
+        else:
+            self.stdout.write("user demo exists")

@@ -1,0 +1,284 @@
+"""Database tables: tasks and their examples, experiments, runs and their results."""
+from django.conf import settings
+from django.db import models
+from django.utils import timezone
+
+METHOD_CHOICES = [
+    ("base", "base"),
+    ("icl", "ICL"),
+    ("sft", "SFT"),
+    ("ia2", "IA2"),
+    ("ia2-sft", "IA2->SFT"),
+    ("ia2+sft", "IA2+SFT"),
+    ("soft-sft", "soft-SFT"),
+    ("sft-ia2", "SFT->IA2"),
+]
+METHOD_LABELS = dict(METHOD_CHOICES)
+
+
+class Task(models.Model):
+    """A task: a prompt template, a kind (classification/generation) and a pool of examples."""
+
+    CLASSIFICATION = "classification"
+    GENERATION = "generation"
+    KIND_CHOICES = [(CLASSIFICATION, "classification"), (GENERATION, "generation")]
+    PARSER_CHOICES = [("plain", "plain"), ("gsm8k", "gsm8k (#### 42)"), ("boxed", "boxed (\\boxed{})")]
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE)
+    name = models.CharField(max_length=120)
+    description = models.TextField(blank=True)
+    input_template = models.TextField(default="Text:{x}\nLabel:")
+    kind = models.CharField(max_length=20, choices=KIND_CHOICES, default=CLASSIFICATION)
+    labels = models.JSONField(default=list, blank=True)
+    answer_parser = models.CharField(max_length=10, choices=PARSER_CHOICES, default="plain")
+    builtin = models.BooleanField(default=False)
+    held_out = models.BooleanField(default=False)
+    needs_hub = models.BooleanField(default=False)
+    hf_dataset = models.CharField(max_length=200, blank=True)
+    source_hash = models.CharField(max_length=64, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        ordering = ["builtin", "name"]
+        constraints = [
+            models.UniqueConstraint(fields=["owner", "name"], name="task_unique_name_per_owner"),
+            models.UniqueConstraint(
+                fields=["name"], condition=models.Q(owner__isnull=True), name="task_unique_shared_name"
+            ),
+        ]
+
+    def __str__(self):
+        return self.name
+
+    @property
+    def editable(self):
+        return self.owner_id is not None
+
+    def pool(self):
+        return self.examples.filter(split=Example.POOL).order_by("position", "id")
+
+    def to_engine_dict(self):
+        """The task as the engine's inline task dict (CONTRACT.md, 'Tasks')."""
+        d = {
+            "name": self.name,
+            "description": self.description,
+            "kind": self.kind,
+            "input_template": self.input_template,
+        }
+        if self.kind == self.CLASSIFICATION:
+            d["labels"] = list(self.labels or [])
+        else:
+            d["answer_parser"] = self.answer_parser
+        pool, held = [], []
+        for ex in self.examples.order_by("position", "id"):
+            (held if ex.split == Example.EVAL else pool).append({"input": ex.input, "output": ex.output})
+        d["examples"] = pool
+        if held:
+            d["eval_examples"] = held
+        return d
+
+
+class Example(models.Model):
+    """One labelled example of a task; split 'pool' (usable for training/demos) or 'eval'."""
+
+    POOL = "pool"
+    EVAL = "eval"
+    SPLIT_CHOICES = [(POOL, "pool"), (EVAL, "eval")]
+
+    task = models.ForeignKey(Task, related_name="examples", on_delete=models.CASCADE)
+    position = models.PositiveIntegerField(default=0)
+    split = models.CharField(max_length=8, choices=SPLIT_CHOICES, default=POOL)
+    input = models.TextField()
+    output = models.TextField()
+
+    class Meta:
+        ordering = ["position", "id"]
+        indexes = [models.Index(fields=["task", "split", "position"])]
+
+    def __str__(self):
+        return f"{self.input[:40]} -> {self.output[:20]}"
+
+
+class Experiment(models.Model):
+    """A comparison: one model, one train task, several eval tasks, methods x N x seeds."""
+
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    name = models.CharField(max_length=200, blank=True)
+    model_name = models.CharField(max_length=300, default="embedded")
+    train_task = models.ForeignKey(Task, related_name="+", on_delete=models.PROTECT)
+    eval_tasks = models.ManyToManyField(Task, related_name="+")
+    methods = models.JSONField(default=list)
+    n_values = models.JSONField(default=list)
+    seeds = models.PositiveIntegerField(default=1)
+    icl_demos = models.PositiveIntegerField(null=True, blank=True)
+    eval_size = models.PositiveIntegerField(default=100)
+    adapter_type = models.CharField(max_length=8, default="lora")
+    lora_r = models.PositiveIntegerField(default=8)
+    lora_alpha = models.PositiveIntegerField(default=8)
+    target_modules = models.JSONField(default=list)
+    config = models.JSONField(default=dict)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+
+    def __str__(self):
+        return self.name or f"Experiment {self.pk}"
+
+    def state_counts(self):
+        counts = {}
+        for state in self.runs.values_list("state", flat=True):
+            counts[state] = counts.get(state, 0) + 1
+        return counts
+
+
+class Run(models.Model):
+    """One job: one method at one N with one seed; its live state and heartbeat."""
+
+    QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
+    STATE_CHOICES = [(s, s) for s in (QUEUED, RUNNING, DONE, FAILED, CANCELLED)]
+    FINAL_STATES = (DONE, FAILED, CANCELLED)
+
+    experiment = models.ForeignKey(Experiment, related_name="runs", on_delete=models.CASCADE)
+    method = models.CharField(max_length=16)
+    n = models.PositiveIntegerField()
+    seed = models.IntegerField()
+    state = models.CharField(max_length=12, choices=STATE_CHOICES, default=QUEUED, db_index=True)
+    stage = models.CharField(max_length=24, blank=True)
+    step = models.IntegerField(default=0)
+    total = models.IntegerField(default=0)
+    eta_seconds = models.FloatField(null=True, blank=True)
+    message = models.TextField(blank=True)
+    error = models.TextField(blank=True)
+    cancel_requested = models.BooleanField(default=False)
+    queue = models.CharField(max_length=16, blank=True)
+    celery_task_id = models.CharField(max_length=64, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    queued_at = models.DateTimeField(default=timezone.now)
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+    def __str__(self):
+        return f"{self.method} N={self.n} seed={self.seed}"
+
+    @property
+    def method_label(self):
+        return METHOD_LABELS.get(self.method, self.method)
+
+    @property
+    def progress(self):
+        if self.state == self.DONE:
+            return 1.0
+        return (self.step / self.total) if self.total else 0.0
+
+    def snapshot(self):
+        """The JSON the page and the websocket use for this run's state."""
+        return {
+            "id": self.id,
+            "method": self.method,
+            "method_label": self.method_label,
+            "n": self.n,
+            "seed": self.seed,
+            "state": self.state,
+            "stage": self.stage,
+            "step": self.step,
+            "total": self.total,
+            "progress": round(self.progress, 4),
+            "eta_seconds": self.eta_seconds,
+            "message": self.message,
+            "error": self.error,
+            "cancel_requested": self.cancel_requested,
+        }
+
+
+class RunEvent(models.Model):
+    """A persisted progress or state event (throttled to ~2 per second per run)."""
+
+    run = models.ForeignKey(Run, related_name="events", on_delete=models.CASCADE)
+    created_at = models.DateTimeField(default=timezone.now)
+    kind = models.CharField(max_length=12, default="progress")  # progress | state
+    stage = models.CharField(max_length=24, blank=True)
+    step = models.IntegerField(default=0)
+    total = models.IntegerField(default=0)
+    values = models.JSONField(default=dict, blank=True)
+    message = models.TextField(blank=True)
+
+    class Meta:
+        ordering = ["id"]
+
+
+class MetricPoint(models.Model):
+    """One point of a loss series (every point is kept; charts downsample)."""
+
+    run = models.ForeignKey(Run, related_name="points", on_delete=models.CASCADE)
+    series = models.CharField(max_length=32)  # e.g. "sft/loss"
+    step = models.IntegerField()
+    value = models.FloatField()
+
+    class Meta:
+        ordering = ["id"]
+        indexes = [models.Index(fields=["run", "series", "step"])]
+
+
+class EvalResult(models.Model):
+    """The metrics of one run on one evaluation task."""
+
+    run = models.ForeignKey(Run, related_name="results", on_delete=models.CASCADE)
+    eval_task = models.ForeignKey(Task, null=True, blank=True, related_name="+", on_delete=models.SET_NULL)
+    eval_task_name = models.CharField(max_length=120)
+    accuracy = models.FloatField(null=True)
+    ece = models.FloatField(null=True)
+    ece_equal_mass = models.FloatField(null=True)
+    brier = models.FloatField(null=True)
+    nll = models.FloatField(null=True)
+    mean_similarity = models.FloatField(null=True)
+    n_layers = models.IntegerField(null=True)
+    reliability = models.JSONField(default=list)
+    timings = models.JSONField(default=dict)
+
+    class Meta:
+        ordering = ["id"]
+
+
+class LayerSimilarity(models.Model):
+    """Per-layer similarity of a run's activations to the base model with ICL demos."""
+
+    result = models.ForeignKey(EvalResult, related_name="layers", on_delete=models.CASCADE)
+    layer = models.IntegerField()
+    cosine = models.FloatField(null=True)
+    cka = models.FloatField(null=True)
+
+    class Meta:
+        ordering = ["layer"]
+
+
+class Prediction(models.Model):
+    """One evaluation example's prediction by one run."""
+
+    result = models.ForeignKey(EvalResult, related_name="predictions", on_delete=models.CASCADE)
+    index = models.IntegerField()
+    input = models.TextField(blank=True)
+    gold = models.TextField()
+    predicted = models.TextField()
+    confidence = models.FloatField(null=True)
+    correct = models.BooleanField()
+    label_probs = models.JSONField(null=True, blank=True)
+
+    class Meta:
+        ordering = ["index"]
+        indexes = [models.Index(fields=["result", "index"])]
+
+
+class Artifact(models.Model):
+    """A file a run wrote under MEDIA_ROOT, with its checksum."""
+
+    run = models.ForeignKey(Run, related_name="artifacts", on_delete=models.CASCADE)
+    kind = models.CharField(max_length=32)
+    path = models.CharField(max_length=500)  # relative to MEDIA_ROOT
+    sha256 = models.CharField(max_length=64)
+    size = models.BigIntegerField(default=0)
+    created_at = models.DateTimeField(auto_now_add=True)

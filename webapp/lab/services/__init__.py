@@ -1,0 +1,1 @@
+"""Service functions of the lab app (no torch; the engine is only reached lazily)."""

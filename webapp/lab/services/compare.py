@@ -1,0 +1,110 @@
+"""Aggregate an experiment's results for the compare charts and tables (JSON-ready)."""
+import math
+from collections import defaultdict
+
+from ..models import METHOD_CHOICES, METHOD_LABELS, EvalResult, Prediction
+
+METHOD_ORDER = [m for m, _ in METHOD_CHOICES]
+
+
+def _stats(values):
+    vals = [v for v in values if v is not None]
+    if not vals:
+        return None
+    mean = sum(vals) / len(vals)
+    std = math.sqrt(sum((v - mean) ** 2 for v in vals) / (len(vals) - 1)) if len(vals) > 1 else 0.0
+    return {"mean": mean, "std": std, "min": min(vals), "max": max(vals), "values": vals}
+
+
+def _merge_reliability(lists):
+    """Count-weighted average of reliability bins over seeds."""
+    acc = {}
+    for bins in lists:
+        for b in bins or []:
+            key = (round(float(b.get("bin_lower", 0)), 6), round(float(b.get("bin_upper", 0)), 6))
+            a = acc.setdefault(key, [0.0, 0.0, 0])
+            c = int(b.get("count") or 0)
+            a[0] += float(b.get("confidence") or 0) * c
+            a[1] += float(b.get("accuracy") or 0) * c
+            a[2] += c
+    return [
+        {"bin_lower": lo, "bin_upper": hi, "confidence": s[0] / s[2] if s[2] else None,
+         "accuracy": s[1] / s[2] if s[2] else None, "count": s[2]}
+        for (lo, hi), s in sorted(acc.items())
+    ]
+
+
+def _order(method):
+    return METHOD_ORDER.index(method) if method in METHOD_ORDER else len(METHOD_ORDER)
+
+
+def compare(experiment):
+    results = list(
+        EvalResult.objects.filter(run__experiment=experiment, run__state="done")
+        .select_related("run").prefetch_related("layers").order_by("run__method", "run__n", "run__seed", "id")
+    )
+    groups = defaultdict(list)
+    for r in results:
+        groups[(r.eval_task_name, r.run.method, r.run.n)].append(r)
+    summary, reliability, layers, baseline = [], [], [], {}
+    for (task, method, n), rs in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][2], _order(kv[0][1]))):
+        row = {
+            "eval_task": task, "method": method, "method_label": METHOD_LABELS.get(method, method), "n": n,
+            "seeds": len(rs),
+            **{m: _stats([getattr(r, m) for r in rs])
+               for m in ("accuracy", "ece", "ece_equal_mass", "brier", "nll", "mean_similarity")},
+        }
+        summary.append(row)
+        if method == "icl":
+            baseline[f"{task}|{n}"] = {"accuracy": row["accuracy"], "ece": row["ece"]}
+        reliability.append({"eval_task": task, "method": method, "n": n,
+                            "bins": _merge_reliability([r.reliability for r in rs])})
+        per_layer = defaultdict(lambda: ([], []))
+        for r in rs:
+            for ls in r.layers.all():
+                per_layer[ls.layer][0].append(ls.cosine)
+                per_layer[ls.layer][1].append(ls.cka)
+        if per_layer:
+            idx = sorted(per_layer)
+            layers.append({
+                "eval_task": task, "method": method, "n": n, "layer": idx,
+                "cosine": [(_stats(per_layer[i][0]) or {}).get("mean") for i in idx],
+                "cka": [(_stats(per_layer[i][1]) or {}).get("mean") for i in idx],
+            })
+    table = [
+        {"run_id": r.run_id, "method": r.run.method, "method_label": METHOD_LABELS.get(r.run.method, r.run.method),
+         "n": r.run.n, "seed": r.run.seed, "eval_task": r.eval_task_name, "accuracy": r.accuracy, "ece": r.ece,
+         "ece_equal_mass": r.ece_equal_mass, "brier": r.brier, "nll": r.nll, "mean_similarity": r.mean_similarity}
+        for r in results
+    ]
+    return {
+        "experiment": experiment.id,
+        "eval_tasks": sorted({r.eval_task_name for r in results}),
+        "n_values": sorted({r.run.n for r in results}),
+        "seeds": sorted({r.run.seed for r in results}),
+        "methods": sorted({r.run.method for r in results}, key=_order),
+        "method_labels": METHOD_LABELS,
+        "summary": summary,
+        "icl_baseline": baseline,
+        "reliability": reliability,
+        "layers": layers,
+        "table": table,
+    }
+
+
+def per_example(experiment, eval_task, n, seed):
+    """Which eval examples each method gets right or wrong, with confidences."""
+    preds = (
+        Prediction.objects.filter(result__run__experiment=experiment, result__eval_task_name=eval_task,
+                                  result__run__n=n, result__run__seed=seed, result__run__state="done")
+        .select_related("result__run").order_by("index")
+    )
+    rows, methods = {}, set()
+    for p in preds:
+        method = p.result.run.method
+        methods.add(method)
+        row = rows.setdefault(p.index, {"index": p.index, "input": p.input, "gold": p.gold, "by_method": {}})
+        row["by_method"][method] = {"predicted": p.predicted, "correct": p.correct, "confidence": p.confidence,
+                                    "label_probs": p.label_probs}
+    return {"eval_task": eval_task, "n": n, "seed": seed, "methods": sorted(methods, key=_order),
+            "method_labels": METHOD_LABELS, "examples": [rows[i] for i in sorted(rows)]}

@@ -1,0 +1,56 @@
+"""Embedded single-machine mode: one background thread executes queued runs through
+the same `run_job` as the Celery task, and runs the reaper periodically."""
+import logging
+import queue
+import threading
+
+from django.db import close_old_connections
+
+log = logging.getLogger("webapp.lab")
+_queue = queue.Queue()
+_thread = None
+_lock = threading.Lock()
+REAP_EVERY = 30.0
+
+
+def start(recover=True):
+    """Start the worker thread once; optionally re-queue runs left queued in the DB."""
+    global _thread
+    with _lock:
+        if _thread is not None and _thread.is_alive():
+            return _thread
+        _thread = threading.Thread(target=_loop, name="lab-embedded-worker", daemon=True)
+        _thread.start()
+    if recover:
+        from ..models import Run
+
+        for run_id in Run.objects.filter(state=Run.QUEUED).order_by("id").values_list("id", flat=True):
+            _queue.put(run_id)
+    return _thread
+
+
+def submit(run_id):
+    start(recover=False)
+    _queue.put(run_id)
+
+
+def _loop():
+    from workers.celery_tasks import run_job
+
+    from .reaper import reap_stale_runs
+
+    while True:
+        try:
+            run_id = _queue.get(timeout=REAP_EVERY)
+        except queue.Empty:
+            run_id = None
+        close_old_connections()
+        try:
+            if run_id is None:
+                reap_stale_runs()
+            else:
+                run_job(run_id)
+        except Exception:
+            log.exception("embedded worker: job %s crashed", run_id)
+        finally:
+            close_old_connections()

@@ -1,0 +1,177 @@
+"""Record a run's progress: update the Run row, persist throttled events and every
+loss point, and broadcast them to the experiment's websocket group.
+
+`ProgressRecorder` is the `on_progress` / `should_cancel` pair handed to the engine.
+"""
+import math
+import time
+
+from django.conf import settings
+from django.db import transaction
+from django.utils import timezone
+
+from ..models import MetricPoint, Run, RunEvent
+from . import broadcast
+
+
+def event_dict(event):
+    """Accept the engine's ProgressEvent (with to_dict) or a plain dict."""
+    if hasattr(event, "to_dict"):
+        event = event.to_dict()
+    return {
+        "stage": str(event.get("stage", "")),
+        "step": int(event.get("step") or 0),
+        "total": int(event.get("total") or 0),
+        "values": {k: float(v) for k, v in (event.get("values") or {}).items() if _finite(v)},
+        "message": str(event.get("message") or ""),
+    }
+
+
+def _finite(v):
+    try:
+        return math.isfinite(float(v))
+    except (TypeError, ValueError):
+        return False
+
+
+def serialize_event(ev):
+    return {
+        "id": ev.id,
+        "run_id": ev.run_id,
+        "kind": ev.kind,
+        "stage": ev.stage,
+        "step": ev.step,
+        "total": ev.total,
+        "values": ev.values,
+        "message": ev.message,
+        "t": ev.created_at.isoformat(),
+    }
+
+
+def serialize_point(p):
+    return {"id": p.id, "run_id": p.run_id, "series": p.series, "step": p.step, "value": p.value}
+
+
+def publish(run, event=None, points=()):
+    broadcast.send(
+        broadcast.experiment_group(run.experiment_id),
+        {
+            "type": "lab.event",
+            "payload": {
+                "type": "event",
+                "run": run.snapshot(),
+                "event": serialize_event(event) if event else None,
+                "points": [serialize_point(p) for p in points],
+            },
+        },
+    )
+
+
+def set_state(run, state, message="", error=None, **fields):
+    """Move a run to a new state, persist a 'state' event and broadcast it."""
+    now = timezone.now()
+    run.state = state
+    run.message = message or run.message
+    if error is not None:
+        run.error = error
+    if state == Run.RUNNING:
+        run.started_at = run.started_at or now
+        run.heartbeat_at = now
+    if state in Run.FINAL_STATES:
+        run.finished_at = now
+        run.eta_seconds = None
+        if state == Run.DONE:
+            run.step = run.total or run.step
+    for k, v in fields.items():
+        setattr(run, k, v)
+    update = {"state", "message", "error", "started_at", "heartbeat_at", "finished_at", "eta_seconds", "step",
+              *fields}
+    with transaction.atomic():
+        run.save(update_fields=sorted(update))
+        ev = RunEvent.objects.create(run=run, kind="state", stage=run.stage, step=run.step, total=run.total,
+                                     message=f"{state}: {message or error or ''}".strip(": "))
+    publish(run, ev)
+    return ev
+
+
+def note(run, message):
+    """Persist and broadcast a state note without touching the run's row."""
+    ev = RunEvent.objects.create(run=run, kind="state", stage=run.stage, step=run.step, total=run.total,
+                                 message=message)
+    publish(run, ev)
+    return ev
+
+
+class ProgressRecorder:
+    """Callable handed to the engine as on_progress; also provides should_cancel."""
+
+    def __init__(self, run, min_interval=None, cancel_poll=0.5, clock=time.monotonic):
+        self.run = run
+        self.min_interval = settings.LAB_EVENT_MIN_INTERVAL if min_interval is None else min_interval
+        self.cancel_poll = cancel_poll
+        self.clock = clock
+        self._pending_points = []
+        self._last_flush = -math.inf
+        self._stage = None
+        self._stage_started = clock()
+        self._last_event = None
+        self._cancel_checked = -math.inf
+        self._cancel = False
+
+    def __call__(self, event):
+        ev = event_dict(event)
+        now = self.clock()
+        stage_changed = ev["stage"] != self._stage
+        if stage_changed:
+            if self._pending_points:
+                self.flush(force=True)
+            self._stage = ev["stage"]
+            self._stage_started = now
+        for key, value in ev["values"].items():
+            if "loss" in key:
+                self._pending_points.append(
+                    MetricPoint(run_id=self.run.id, series=f"{ev['stage']}/{key}", step=ev["step"], value=value)
+                )
+        run = self.run
+        run.stage, run.step, run.total, run.message = ev["stage"], ev["step"], ev["total"], ev["message"]
+        elapsed = now - self._stage_started
+        if ev["total"] and ev["step"] > 0 and ev["step"] < ev["total"]:
+            run.eta_seconds = round(elapsed / ev["step"] * (ev["total"] - ev["step"]), 1)
+        else:
+            run.eta_seconds = None
+        self._last_event = ev
+        if stage_changed or ev["stage"] == "done" or now - self._last_flush >= self.min_interval:
+            self.flush(force=True)
+
+    def flush(self, force=False):
+        """Persist the latest event + buffered points in one transaction and broadcast them."""
+        ev = self._last_event
+        points, self._pending_points = self._pending_points, []
+        self._last_flush = self.clock()
+        run = self.run
+        run.heartbeat_at = timezone.now()
+        with transaction.atomic():
+            Run.objects.filter(id=run.id).update(
+                stage=run.stage, step=run.step, total=run.total, message=run.message[:2000],
+                eta_seconds=run.eta_seconds, heartbeat_at=run.heartbeat_at,
+            )
+            saved = MetricPoint.objects.bulk_create(points) if points else []
+            row = None
+            if ev is not None:
+                row = RunEvent.objects.create(run_id=run.id, kind="progress", stage=ev["stage"], step=ev["step"],
+                                              total=ev["total"], values=ev["values"], message=ev["message"])
+        if saved and any(p.id is None for p in saved):  # backends that cannot return ids
+            saved = list(MetricPoint.objects.filter(run_id=run.id).order_by("-id")[: len(saved)])[::-1]
+        self._last_event = None
+        publish(run, row, saved)
+
+    def should_cancel(self):
+        now = self.clock()
+        if now - self._cancel_checked >= self.cancel_poll:
+            self._cancel_checked = now
+            self._cancel = Run.objects.filter(id=self.run.id, cancel_requested=True).exists()
+        return self._cancel
+
+    def close(self):
+        if self._pending_points or self._last_event is not None:
+            self.flush(force=True)

@@ -1,0 +1,78 @@
+"""Store an engine result list for a run in one transaction (+ a JSON artifact on disk)."""
+import hashlib
+import json
+from pathlib import Path
+
+from django.conf import settings
+from django.db import transaction
+
+from ..models import Artifact, EvalResult, LayerSimilarity, MetricPoint, Prediction, Task
+
+
+def _num(v):
+    try:
+        f = float(v)
+    except (TypeError, ValueError):
+        return None
+    return f if f == f and f not in (float("inf"), float("-inf")) else None
+
+
+def write_artifact(run, kind, name, data):
+    rel = Path("runs") / str(run.experiment_id) / str(run.id) / name
+    path = Path(settings.MEDIA_ROOT) / rel
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(data)
+    return Artifact(run=run, kind=kind, path=str(rel), sha256=hashlib.sha256(data).hexdigest(), size=len(data))
+
+
+def store_results(run, results):
+    """All rows of a finished run (eval results, layers, predictions, artifact) or none."""
+    experiment = run.experiment
+    tasks_by_name = {t.name: t for t in [experiment.train_task, *experiment.eval_tasks.all()]}
+    blob = json.dumps(results, default=str, indent=1).encode()
+    artifact = write_artifact(run, "results", "results.json", blob)
+    with transaction.atomic():
+        for res in results:
+            name = str(res.get("eval_task") or experiment.train_task.name)
+            er = EvalResult.objects.create(
+                run=run,
+                eval_task=tasks_by_name.get(name) or Task.objects.filter(name=name).first(),
+                eval_task_name=name,
+                accuracy=_num(res.get("accuracy")),
+                ece=_num(res.get("ece")),
+                ece_equal_mass=_num(res.get("ece_equal_mass")),
+                brier=_num(res.get("brier")),
+                nll=_num(res.get("nll")),
+                mean_similarity=_num(res.get("mean_similarity")),
+                n_layers=res.get("n_layers"),
+                reliability=res.get("reliability") or [],
+                timings=res.get("timings") or {},
+            )
+            cos, cka = res.get("layer_similarity") or [], res.get("layer_cka") or []
+            LayerSimilarity.objects.bulk_create(
+                LayerSimilarity(result=er, layer=i, cosine=_num(cos[i]) if i < len(cos) else None,
+                                cka=_num(cka[i]) if i < len(cka) else None)
+                for i in range(max(len(cos), len(cka)))
+            )
+            Prediction.objects.bulk_create(
+                Prediction(
+                    result=er,
+                    index=int(p.get("index", i)),
+                    input=str(p.get("input", "")),
+                    gold=str(p.get("gold", "")),
+                    predicted=str(p.get("predicted", "")),
+                    confidence=_num(p.get("confidence")),
+                    correct=bool(p["correct"]) if "correct" in p else str(p.get("gold")) == str(p.get("predicted")),
+                    label_probs=p.get("label_probs"),
+                )
+                for i, p in enumerate(res.get("predictions") or [])
+            )
+        if results and not MetricPoint.objects.filter(run=run).exists():
+            # nothing streamed live: keep the loss history the engine returned
+            MetricPoint.objects.bulk_create(
+                MetricPoint(run=run, series=f"{h.get('stage', 'train')}/loss", step=int(h.get("step", 0)),
+                            value=float(h["loss"]))
+                for h in results[0].get("loss_history") or []
+                if _num(h.get("loss")) is not None
+            )
+        artifact.save()

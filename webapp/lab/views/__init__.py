@@ -1,0 +1,1 @@
+"""Views of the lab app, one module per area."""

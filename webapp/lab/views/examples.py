@@ -1,0 +1,119 @@
+"""Example editing (one by one) and bulk imports (CSV/JSONL files, Hugging Face hub)."""
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.db.models import Max
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from ..forms import ExampleForm, HubImportForm, ImportFileForm
+from ..models import Example, Task
+from ..services.hub import HubUnavailable, fetch_examples
+from ..services.importers import ImportProblem, parse_upload
+from .tasks import get_task
+
+
+def _next_position(task):
+    return (task.examples.aggregate(m=Max("position"))["m"] or 0) + 1
+
+
+@login_required
+@require_POST
+def example_add(request, pk):
+    task = get_task(request, pk, editable=True)
+    form = ExampleForm(request.POST, task=task)
+    if form.is_valid():
+        ex = form.save(commit=False)
+        ex.task, ex.position = task, _next_position(task)
+        ex.save()
+        messages.success(request, "Example added.")
+    else:
+        errors = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
+        messages.error(request, f"Example not added — {errors}")
+    return redirect("task-detail", pk=task.pk)
+
+
+@login_required
+def example_edit(request, pk, ex_id):
+    task = get_task(request, pk, editable=True)
+    example = get_object_or_404(Example, pk=ex_id, task=task)
+    form = ExampleForm(request.POST or None, instance=example, task=task)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Example saved.")
+        return redirect("task-detail", pk=task.pk)
+    return render(request, "lab/example_form.html", {"form": form, "task": task, "example": example})
+
+
+@login_required
+@require_POST
+def example_delete(request, pk, ex_id):
+    task = get_task(request, pk, editable=True)
+    get_object_or_404(Example, pk=ex_id, task=task).delete()
+    messages.success(request, "Example deleted.")
+    return redirect("task-detail", pk=task.pk)
+
+
+def _check_labels(task, rows):
+    if task.kind != Task.CLASSIFICATION or not task.labels:
+        return
+    for i, row in enumerate(rows, start=1):
+        if row["output"].strip() not in task.labels:
+            raise ImportProblem(f'Example {i}: output "{row["output"][:40]}" is not one of the task\'s labels '
+                                f"({', '.join(task.labels)}).")
+
+
+def _save_rows(task, rows, split, replace):
+    with transaction.atomic():
+        if replace:
+            task.examples.filter(split=split).delete()
+        start = _next_position(task)
+        Example.objects.bulk_create(
+            Example(task=task, position=start + i, split=split, input=r["input"], output=r["output"].strip()
+                    if task.kind == Task.CLASSIFICATION else r["output"])
+            for i, r in enumerate(rows)
+        )
+
+
+@login_required
+@require_POST
+def import_file(request, pk):
+    task = get_task(request, pk, editable=True)
+    form = ImportFileForm(request.POST, request.FILES)
+    if not form.is_valid():
+        messages.error(request, "Import failed: choose a .csv or .jsonl file to upload.")
+        return redirect("task-detail", pk=task.pk)
+    upload = form.cleaned_data["file"]
+    try:
+        rows = parse_upload(upload.name, upload.read())
+        _check_labels(task, rows)
+    except ImportProblem as exc:
+        messages.error(request, f"Nothing was imported from {upload.name}: {exc}")
+        return redirect("task-detail", pk=task.pk)
+    _save_rows(task, rows, form.cleaned_data["split"], form.cleaned_data["replace"])
+    messages.success(request, f"Imported {len(rows)} examples from {upload.name}.")
+    return redirect("task-detail", pk=task.pk)
+
+
+@login_required
+@require_POST
+def import_hub(request, pk):
+    task = get_task(request, pk)
+    form = HubImportForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Fill in the dataset id, split and columns.")
+        return redirect("task-detail", pk=task.pk)
+    if task.owner_id != request.user.id and not task.needs_hub:
+        messages.error(request, "Built-in tasks are read-only: make a copy to import into it.")
+        return redirect("task-detail", pk=task.pk)
+    d = form.cleaned_data
+    try:
+        rows = fetch_examples(d["dataset_id"], d["config"], d["split"], d["input_column"], d["output_column"],
+                              d["limit"])
+        _check_labels(task, rows)
+    except (HubUnavailable, ImportProblem) as exc:
+        messages.error(request, str(exc))
+        return redirect("task-detail", pk=task.pk)
+    _save_rows(task, rows, Example.POOL, replace=True)
+    messages.success(request, f"Imported {len(rows)} examples from {d['dataset_id']}.")
+    return redirect("task-detail", pk=task.pk)

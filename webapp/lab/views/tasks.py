@@ -1,0 +1,112 @@
+"""Task pages: list, create/edit/delete/copy, and the live prompt preview context."""
+import json
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.db import transaction
+from django.db.models import Count, Q
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.http import require_POST
+
+from ..experiment_form import visible_tasks
+from ..forms import ExampleForm, HubImportForm, ImportFileForm, TaskForm
+from ..models import Example, Task
+from ..services.presets import preset
+
+
+def get_task(request, pk, editable=False):
+    task = get_object_or_404(visible_tasks(request.user), pk=pk)
+    if editable and task.owner_id != request.user.id:
+        raise Http404("Built-in tasks are read-only: make a copy to edit it.")
+    return task
+
+
+@login_required
+def task_list(request):
+    tasks = visible_tasks(request.user).annotate(
+        n_pool=Count("examples", filter=Q(examples__split=Example.POOL)),
+        n_eval=Count("examples", filter=Q(examples__split=Example.EVAL)),
+    )
+    return render(request, "lab/task_list.html", {
+        "own": [t for t in tasks if t.owner_id],
+        "builtin": [t for t in tasks if not t.owner_id and not t.needs_hub],
+        "presets": [t for t in tasks if t.needs_hub],
+    })
+
+
+@login_required
+def task_create(request):
+    form = TaskForm(request.POST or None, owner=request.user)
+    if request.method == "POST" and form.is_valid():
+        task = form.save()
+        messages.success(request, f'Task "{task.name}" created. Add examples below.')
+        return redirect("task-detail", pk=task.pk)
+    return render(request, "lab/task_form.html", {"form": form, "title": "New task"})
+
+
+@login_required
+def task_edit(request, pk):
+    task = get_task(request, pk, editable=True)
+    form = TaskForm(request.POST or None, instance=task, owner=request.user)
+    if request.method == "POST" and form.is_valid():
+        form.save()
+        messages.success(request, "Task saved.")
+        return redirect("task-detail", pk=task.pk)
+    return render(request, "lab/task_form.html", {"form": form, "task": task, "title": f"Edit {task.name}"})
+
+
+@login_required
+@require_POST
+def task_delete(request, pk):
+    task = get_task(request, pk, editable=True)
+    from ..models import Experiment
+
+    if Experiment.objects.filter(train_task=task).exists():
+        messages.error(request, "This task is the train task of an experiment; delete the experiment first.")
+        return redirect("task-detail", pk=task.pk)
+    task.delete()
+    messages.success(request, f'Task "{task.name}" deleted.')
+    return redirect("task-list")
+
+
+@login_required
+@require_POST
+def task_copy(request, pk):
+    src = get_task(request, pk)
+    name = f"{src.name} (copy)"
+    i = 2
+    while Task.objects.filter(owner=request.user, name=name).exists():
+        name, i = f"{src.name} (copy {i})", i + 1
+    with transaction.atomic():
+        task = Task.objects.create(
+            owner=request.user, name=name, description=src.description, input_template=src.input_template,
+            kind=src.kind, labels=src.labels, answer_parser=src.answer_parser, needs_hub=False,
+            hf_dataset=src.hf_dataset,
+        )
+        Example.objects.bulk_create(
+            Example(task=task, position=e.position, split=e.split, input=e.input, output=e.output)
+            for e in src.examples.all()
+        )
+    messages.success(request, f'Copied to "{name}"; this copy is yours to edit.')
+    return redirect("task-detail", pk=task.pk)
+
+
+@login_required
+def task_detail(request, pk):
+    task = get_task(request, pk)
+    examples = list(task.examples.all())
+    pool = [{"input": e.input, "output": e.output} for e in examples if e.split == Example.POOL]
+    p = preset(task.name) if task.needs_hub else None
+    hub_initial = {"dataset_id": task.hf_dataset, "split": "train"}
+    if p:
+        hub_initial.update(config=p["config"], input_column=p["input"], output_column=p["output"])
+    return render(request, "lab/task_detail.html", {
+        "task": task,
+        "examples": examples,
+        "n_pool": len(pool),
+        "example_form": ExampleForm(task=task),
+        "import_form": ImportFileForm(),
+        "hub_form": HubImportForm(initial=hub_initial),
+        "preview_data": json.dumps({"template": task.input_template, "pool": pool}),
+    })

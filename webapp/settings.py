@@ -1,0 +1,159 @@
+"""Django settings, read from the environment with django-environ.
+
+DATABASE_URL (default SQLite at var/db.sqlite3), REDIS_URL (absent = embedded
+single-machine mode: in-memory channel layer + in-process worker thread;
+present = channels_redis + Celery with a Redis broker), SECRET_KEY, DEBUG
+(DJANGO_DEBUG=1 or DJANGO_ENV=development), ALLOWED_HOSTS, PORT.
+"""
+import importlib.util
+import os
+import secrets
+from pathlib import Path
+
+import environ
+from django.core.exceptions import ImproperlyConfigured
+
+BASE_DIR = Path(__file__).resolve().parent.parent
+VAR_DIR = Path(os.environ.get("LAB_VAR_DIR", BASE_DIR / "var"))
+VAR_DIR.mkdir(parents=True, exist_ok=True)
+
+env = environ.Env()
+if (BASE_DIR / ".env").exists():
+    environ.Env.read_env(str(BASE_DIR / ".env"))
+
+DEBUG = env.bool("DJANGO_DEBUG", default=env.bool("DEBUG", default=False)) or (
+    env.str("DJANGO_ENV", default="") == "development"
+)
+
+
+def _secret_key():
+    """SECRET_KEY from env; a dev default only when DEBUG; else a per-install key file."""
+    key = env.str("SECRET_KEY", default="")
+    if key:
+        return key
+    if DEBUG:
+        return "dev-only-insecure-key-do-not-use-in-production"
+    path = VAR_DIR / "secret_key"
+    try:
+        if not path.exists():
+            path.write_text(secrets.token_urlsafe(50))
+            path.chmod(0o600)
+        return path.read_text().strip()
+    except OSError as exc:  # pragma: no cover - read-only filesystem
+        raise ImproperlyConfigured("Set SECRET_KEY in the environment.") from exc
+
+
+SECRET_KEY = _secret_key()
+ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["127.0.0.1", "localhost", "[::1]"])
+CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
+PORT = env.int("PORT", default=8000)
+
+INSTALLED_APPS = [
+    "daphne",
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "channels",
+    "webapp.lab",
+]
+
+MIDDLEWARE = [
+    "webapp.lab.middleware.ServiceUnavailableMiddleware",
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+]
+
+ROOT_URLCONF = "webapp.urls"
+WSGI_APPLICATION = None
+ASGI_APPLICATION = "webapp.asgi.application"
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [BASE_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+            ],
+        },
+    },
+]
+
+DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
+    DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
+else:
+    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
+
+AUTH_PASSWORD_VALIDATORS = [
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 4}},
+]
+LOGIN_URL = "login"
+LOGIN_REDIRECT_URL = "experiment-list"
+LOGOUT_REDIRECT_URL = "login"
+
+LANGUAGE_CODE = "en-us"
+TIME_ZONE = "UTC"
+USE_I18N = False
+USE_TZ = True
+
+STATIC_URL = "/static/"
+STATIC_ROOT = VAR_DIR / "static"
+STATIC_ROOT.mkdir(exist_ok=True)
+STATICFILES_DIRS = [BASE_DIR / "static"]
+_plotly_spec = importlib.util.find_spec("plotly")
+if _plotly_spec and _plotly_spec.submodule_search_locations:
+    # plotly.min.js is served from the python package's bundled copy (no CDN).
+    STATICFILES_DIRS.append(
+        ("vendor/plotly", str(Path(list(_plotly_spec.submodule_search_locations)[0]) / "package_data"))
+    )
+WHITENOISE_USE_FINDERS = True
+WHITENOISE_AUTOREFRESH = DEBUG
+
+MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
+MEDIA_URL = "/media/"
+
+# --- background execution -------------------------------------------------
+REDIS_URL = env.str("REDIS_URL", default="")
+EMBEDDED_MODE = not REDIS_URL
+# "celery" (Redis present), "thread" (embedded in-process worker), "manual" (tests: leave queued)
+LAB_EXECUTOR = env.str("LAB_EXECUTOR", default="thread" if EMBEDDED_MODE else "celery")
+LAB_EXPECT_GPU_WORKER = env.bool("LAB_GPU_WORKER", default=False)
+LAB_HEARTBEAT_TIMEOUT = env.int("LAB_HEARTBEAT_TIMEOUT", default=60)
+LAB_EVENT_MIN_INTERVAL = env.float("LAB_EVENT_MIN_INTERVAL", default=0.5)
+LAB_MAX_CHART_POINTS = 2000
+
+if EMBEDDED_MODE:
+    CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
+else:
+    CHANNEL_LAYERS = {
+        "default": {
+            "BACKEND": "channels_redis.core.RedisChannelLayer",
+            "CONFIG": {"hosts": [REDIS_URL]},
+        }
+    }
+
+CELERY_BROKER_URL = REDIS_URL or "memory://"
+CELERY_RESULT_BACKEND = None
+CELERY_TASK_ALWAYS_EAGER = False
+
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {"webapp": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")}},
+}

@@ -1,0 +1,1 @@
+"""Background work: the engine (workers.engine) and the Celery tasks that run it."""
