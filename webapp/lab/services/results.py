@@ -31,6 +31,14 @@ def store_results(run, results):
     tasks_by_name = {t.name: t for t in [experiment.train_task, *experiment.eval_tasks.all()]}
     blob = json.dumps(results, default=str, indent=1).encode()
     artifact = write_artifact(run, "results", "results.json", blob)
+    try:
+        _store(run, results, experiment, tasks_by_name, artifact)
+    except BaseException:
+        (Path(settings.MEDIA_ROOT) / artifact.path).unlink(missing_ok=True)
+        raise
+
+
+def _store(run, results, experiment, tasks_by_name, artifact):
     with transaction.atomic():
         for res in results:
             name = str(res.get("eval_task") or experiment.train_task.name)

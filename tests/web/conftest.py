@@ -1,0 +1,116 @@
+"""Fixtures for the web tests: users, tasks, a fake engine runner that follows
+CONTRACT.md, and MEDIA_ROOT in a temporary folder."""
+import time
+from collections import namedtuple
+
+import pytest
+
+FakeKey = namedtuple("FakeKey", "method n seed")
+
+
+@pytest.fixture(autouse=True)
+def _media_root(settings, tmp_path):
+    settings.MEDIA_ROOT = tmp_path / "media"
+    settings.LAB_EXECUTOR = "manual"
+
+
+@pytest.fixture
+def user(db, django_user_model):
+    return django_user_model.objects.create_user("alice", password="pw-alice")
+
+
+@pytest.fixture
+def other_user(db, django_user_model):
+    return django_user_model.objects.create_user("bob", password="pw-bob")
+
+
+@pytest.fixture
+def client_in(client, user):
+    client.force_login(user)
+    return client
+
+
+def make_task(owner, name="sentiment", n=10, labels=("positive", "negative"), kind="classification", **kw):
+    from webapp.lab.models import Example, Task
+
+    task = Task.objects.create(owner=owner, name=name, kind=kind, labels=list(labels) if kind == "classification" else [],
+                               input_template="Text:{x}\nLabel:", **kw)
+    Example.objects.bulk_create(
+        Example(task=task, position=i, input=f"example {i}", output=labels[i % len(labels)]) for i in range(n)
+    )
+    return task
+
+
+@pytest.fixture
+def task(user):
+    return make_task(user)
+
+
+class FakeRunner:
+    """Follows the contract: plan_runs + execute_run with progress, cancel and results."""
+
+    def __init__(self, steps=20, fail=False, sleep=0.0):
+        self.steps, self.fail, self.sleep = steps, fail, sleep
+        self.calls = []
+
+    def plan_runs(self, config):
+        seeds = config["seeds"] if isinstance(config["seeds"], list) else list(range(config["seeds"]))
+        return [FakeKey(m, n, s) for m in config["methods"] for n in config["n"] for s in seeds]
+
+    def execute_run(self, config, key, on_progress=None, should_cancel=None, cache_dir=None):
+        from workers.engine.progress import Cancelled, ProgressEvent
+
+        self.calls.append((key, cache_dir))
+        on_progress(ProgressEvent("load", 0, 1, {}, "loading"))
+        if key.method not in ("icl", "base"):
+            for step in range(1, self.steps + 1):
+                if should_cancel():
+                    raise Cancelled("run cancelled")
+                if self.sleep:
+                    time.sleep(self.sleep)
+                on_progress(ProgressEvent("sft", step, self.steps, {"loss": 2.0 / step}))
+        if self.fail:
+            raise RuntimeError("boom: out of memory")
+        on_progress(ProgressEvent("eval", 1, 1, {}))
+        return [fake_result(key, t["name"]) for t in config["eval_tasks"]]
+
+
+def fake_result(key, task_name, acc=0.75):
+    preds = [
+        {"index": i, "input": f"example {i}", "gold": "positive", "predicted": "positive" if i % 4 else "negative",
+         "confidence": 0.8, "label_probs": {"positive": 0.8, "negative": 0.2}}
+        for i in range(4)
+    ]
+    return {
+        "method": key.method, "n": key.n, "seed": key.seed, "eval_task": task_name, "accuracy": acc,
+        "ece": 0.1, "ece_equal_mass": 0.12, "brier": 0.2, "nll": 0.5,
+        "reliability": [{"bin_lower": 0.0, "bin_upper": 0.5, "confidence": 0.4, "accuracy": 0.5, "count": 2},
+                        {"bin_lower": 0.5, "bin_upper": 1.0, "confidence": 0.8, "accuracy": 0.75, "count": 2}],
+        "layer_similarity": None if key.method == "icl" else [0.9, 0.6, 0.8],
+        "layer_cka": None if key.method == "icl" else [0.8, 0.5, 0.7],
+        "mean_similarity": None if key.method == "icl" else 0.77,
+        "predictions": preds, "loss_history": [{"stage": "sft", "step": 1, "loss": 1.0}],
+        "timings": {"eval": 0.1}, "n_layers": 3,
+    }
+
+
+@pytest.fixture
+def fake_runner(monkeypatch):
+    runner = FakeRunner()
+    monkeypatch.setattr("workers.celery_tasks._load_runner", lambda: runner)
+    return runner
+
+
+def experiment_post(task, **over):
+    data = {
+        "name": "exp", "model_name": "embedded", "train_task": task.pk, "methods": ["icl", "sft"],
+        "n_values": "4", "seeds": 1, "icl_demos": "", "adapter_type": "lora", "lora_r": 8, "lora_alpha": 8,
+        "target_modules": "q_proj,k_proj,o_proj", "eval_size": 20,
+    }
+    data.update(over)
+    return data
+
+
+@pytest.fixture
+def no_engine_check(monkeypatch):
+    monkeypatch.setattr("webapp.lab.experiment_form.engine_check", lambda config: [])

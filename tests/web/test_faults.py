@@ -1,0 +1,81 @@
+"""Faults: the heartbeat reaper, and the 503 page for database/Redis outages."""
+from datetime import timedelta
+
+import pytest
+import redis
+from django.db import OperationalError
+from django.http import HttpResponse
+from django.test import RequestFactory
+from django.utils import timezone
+
+from webapp.lab.middleware import ServiceUnavailableMiddleware, server_error
+from webapp.lab.models import Experiment, Run, RunEvent
+from webapp.lab.services.reaper import reap_stale_runs
+
+from .conftest import make_task
+
+
+@pytest.mark.django_db
+def test_reaper_fails_runs_without_heartbeat(user, client):
+    task = make_task(user)
+    exp = Experiment.objects.create(owner=user, train_task=task, methods=["sft"], n_values=[4])
+    now = timezone.now()
+    stale = Run.objects.create(experiment=exp, method="sft", n=4, seed=0, state="running",
+                               heartbeat_at=now - timedelta(seconds=61), started_at=now - timedelta(seconds=120))
+    fresh = Run.objects.create(experiment=exp, method="sft", n=4, seed=1, state="running", heartbeat_at=now)
+    queued = Run.objects.create(experiment=exp, method="sft", n=4, seed=2)
+    assert [r.pk for r in reap_stale_runs()] == [stale.pk]
+    stale.refresh_from_db(), fresh.refresh_from_db(), queued.refresh_from_db()
+    assert stale.state == "failed" and stale.error == "worker lost (no heartbeat for 60 s)"
+    assert fresh.state == "running" and queued.state == "queued"
+    assert RunEvent.objects.filter(run=stale, kind="state").exists()
+    assert reap_stale_runs() == []
+
+
+@pytest.mark.django_db
+def test_experiment_page_load_reaps(user, client):
+    task = make_task(user)
+    exp = Experiment.objects.create(owner=user, train_task=task, methods=["sft"], n_values=[4])
+    run = Run.objects.create(experiment=exp, method="sft", n=4, seed=0, state="running",
+                             heartbeat_at=timezone.now() - timedelta(minutes=5))
+    client.force_login(user)
+    assert client.get(f"/experiments/{exp.pk}/").status_code == 200
+    run.refresh_from_db()
+    assert run.state == "failed" and "worker lost" in run.error
+
+
+@pytest.mark.parametrize("exc", [OperationalError("connection refused"),
+                                 redis.exceptions.ConnectionError("Error 111 connecting to 127.0.0.1:6379")])
+def test_middleware_turns_connection_errors_into_503(exc):
+    def view(request):
+        raise exc
+
+    mw = ServiceUnavailableMiddleware(view)
+    request = RequestFactory().get("/experiments/")
+    resp = mw.process_exception(request, exc)
+    assert resp.status_code == 503 and resp["Retry-After"]
+    assert b"temporarily unreachable" in resp.content and b"Traceback" not in resp.content
+    assert mw.process_exception(request, ValueError("other")) is None
+    assert ServiceUnavailableMiddleware(lambda r: HttpResponse("ok"))(request).status_code == 200
+
+
+@pytest.mark.django_db
+def test_database_outage_gives_503_page(client, user, monkeypatch):
+    client.force_login(user)
+
+    def down(*args, **kwargs):
+        raise OperationalError('connection to server at "127.0.0.1", port 5432 failed: Connection refused')
+
+    monkeypatch.setattr("webapp.lab.views.experiments.Experiment.objects.filter", down)
+    resp = client.get("/experiments/")
+    assert resp.status_code == 503
+    assert b"The database is temporarily unreachable; retry in a moment" in resp.content
+
+
+def test_handler500_uses_503_for_outages():
+    request = RequestFactory().get("/")
+    try:
+        raise OperationalError("server closed the connection unexpectedly")
+    except OperationalError:
+        resp = server_error(request)
+    assert resp.status_code == 503
