@@ -1,0 +1,147 @@
+"""Trains an adapter through a sequence of stages (sft, ia2, soft-sft, ia2+sft),
+each with Adam, mini-batches, early stopping on the dev split with the best
+weights really restored, and the learning rate chosen on the dev split.
+
+Every stage reports its loss each step through the Reporter and honours cancel.
+"""
+from dataclasses import dataclass, field
+
+import torch
+
+from .adapters import load_trainable_state, trainable_state
+from .capture import ActivationCapture
+from .errors import ConfigError
+from .losses import TrainItem, ce_loss, ia2_loss, joint_loss, soft_loss
+from .progress import Reporter
+from .sampling import stable_seed
+
+STAGE_LOSSES = ("sft", "ia2", "soft-sft", "ia2+sft")
+
+
+@dataclass
+class TrainingSettings:
+    lr: list[float] = field(default_factory=lambda: [1e-3])
+    max_epochs: int = 50
+    patience: int = 5
+    batch_size: int = 4
+    micro_batch_size: int = 0          # 0 = the whole batch at once; else accumulate
+    joint_weight: float = 0.5          # w in (1-w)*MSE + w*CE
+    soft_top_k: int = 32
+
+    @classmethod
+    def from_dict(cls, d: dict | None) -> "TrainingSettings":
+        d = dict(d or {})
+        s = cls()
+        for k, v in d.items():
+            if not hasattr(s, k):
+                raise ConfigError(f"training.{k}", f"unknown training setting; known: {sorted(vars(s))}")
+            setattr(s, k, v)
+        if isinstance(s.lr, (int, float)):
+            s.lr = [float(s.lr)]
+        if not s.lr or any(not isinstance(x, (int, float)) or x <= 0 for x in s.lr):
+            raise ConfigError("training.lr", "give a positive learning rate or a list to choose from on the dev split")
+        for name in ("max_epochs", "patience", "batch_size"):
+            if not isinstance(getattr(s, name), int) or getattr(s, name) < 1:
+                raise ConfigError(f"training.{name}", "must be a positive integer")
+        if not 0 <= s.joint_weight <= 1:
+            raise ConfigError("training.joint_weight", "must be between 0 and 1")
+        return s
+
+
+@dataclass
+class StageResult:
+    stage: str
+    lr: float
+    best_dev_loss: float
+    best_epoch: int
+    epochs_run: int
+    history: list[dict]
+
+
+class StageTrainer:
+    """Runs training stages on one peft model."""
+
+    def __init__(self, peft_model, settings: TrainingSettings, pad_id: int, device, seed: int, reporter: Reporter):
+        self.model = peft_model
+        self.settings = settings
+        self.pad_id = pad_id
+        self.device = device
+        self.seed = seed
+        self.reporter = reporter
+        self.capture = ActivationCapture(peft_model, detach=False)
+
+    def loss(self, stage: str, items: list[TrainItem]) -> torch.Tensor:
+        if stage == "sft":
+            return ce_loss(self.model, items, self.pad_id, self.device)
+        if stage == "ia2":
+            return ia2_loss(self.model, items, self.pad_id, self.device, self.capture)
+        if stage == "soft-sft":
+            return soft_loss(self.model, items, self.pad_id, self.device)
+        if stage == "ia2+sft":
+            return joint_loss(self.model, items, self.pad_id, self.device, self.capture, self.settings.joint_weight)
+        raise ValueError(f"unknown stage {stage}")
+
+    @torch.no_grad()
+    def dev_loss(self, stage: str, dev: list[TrainItem]) -> float:
+        self.model.eval()
+        total, count = 0.0, 0
+        for i in range(0, len(dev), self.settings.batch_size):
+            chunk = dev[i:i + self.settings.batch_size]
+            total += float(self.loss(stage, chunk)) * len(chunk)
+            count += len(chunk)
+        return total / max(count, 1)
+
+    def run(self, stage: str, train: list[TrainItem], dev: list[TrainItem]) -> StageResult:
+        with self.capture:
+            start_state = trainable_state(self.model)
+            best: StageResult | None = None
+            best_state = start_state
+            for lr in self.settings.lr:
+                load_trainable_state(self.model, start_state)
+                result, state = self._run_one_lr(stage, lr, train, dev)
+                if best is None or result.best_dev_loss < best.best_dev_loss:
+                    best, best_state = result, state
+            load_trainable_state(self.model, best_state)
+        self.model.eval()
+        return best
+
+    def _run_one_lr(self, stage, lr, train, dev):
+        s = self.settings
+        params = [p for p in self.model.parameters() if p.requires_grad]
+        opt = torch.optim.Adam(params, lr=lr)
+        gen = torch.Generator().manual_seed(stable_seed(self.seed, stage, lr) % 2**63)
+        steps_per_epoch = (len(train) + s.batch_size - 1) // s.batch_size
+        total = steps_per_epoch * s.max_epochs
+        best_loss = self.dev_loss(stage, dev)
+        best_state, best_epoch, bad, step = trainable_state(self.model), 0, 0, 0
+        history = [{"stage": stage, "step": 0, "epoch": 0, "dev_loss": best_loss, "lr": lr}]
+        micro = s.micro_batch_size or s.batch_size
+        epoch = 0
+        for epoch in range(1, s.max_epochs + 1):
+            self.model.train()
+            order = torch.randperm(len(train), generator=gen).tolist()
+            for b in range(0, len(order), s.batch_size):
+                batch = [train[i] for i in order[b:b + s.batch_size]]
+                opt.zero_grad(set_to_none=True)
+                value = 0.0
+                for m in range(0, len(batch), micro):
+                    part = batch[m:m + micro]
+                    loss = self.loss(stage, part) * (len(part) / len(batch))
+                    loss.backward()
+                    value += float(loss)
+                opt.step()
+                step += 1
+                history.append({"stage": stage, "step": step, "epoch": epoch, "loss": value, "lr": lr})
+                self.reporter.tick(stage, step, total, loss=value)
+            dev_value = self.dev_loss(stage, dev)
+            history[-1]["dev_loss"] = dev_value
+            self.reporter.tick(stage, step, total, dev_loss=dev_value)
+            if dev_value < best_loss - 1e-7:
+                best_loss, best_state, best_epoch, bad = dev_value, trainable_state(self.model), epoch, 0
+            else:
+                bad += 1
+                if bad >= s.patience:
+                    break
+        self.reporter.tick(stage, total, total, message=f"best epoch {best_epoch}")
+        result = StageResult(stage, lr, best_loss, best_epoch, epoch, history)
+        return result, best_state
