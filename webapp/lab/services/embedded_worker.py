@@ -34,7 +34,22 @@ def submit(run_id):
     _queue.put(run_id)
 
 
+_STOP = object()
+
+
+def stop(timeout=10):
+    """Stop the worker thread after its current job (used by tests and shutdown)."""
+    global _thread
+    with _lock:
+        thread, _thread = _thread, None
+    if thread is not None and thread.is_alive():
+        _queue.put(_STOP)
+        thread.join(timeout)
+
+
 def _loop():
+    from django.db import connection
+
     from workers.celery_tasks import run_job
 
     from .reaper import reap_stale_runs
@@ -44,6 +59,9 @@ def _loop():
             run_id = _queue.get(timeout=REAP_EVERY)
         except queue.Empty:
             run_id = None
+        if run_id is _STOP:
+            connection.close()
+            return
         close_old_connections()
         try:
             if run_id is None:
@@ -53,4 +71,4 @@ def _loop():
         except Exception:
             log.exception("embedded worker: job %s crashed", run_id)
         finally:
-            close_old_connections()
+            connection.close()

@@ -84,3 +84,23 @@ def _store(run, results, experiment, tasks_by_name, artifact):
                 if _num(h.get("loss")) is not None
             )
         artifact.save()
+        Artifact.objects.bulk_create(engine_artifacts(run, results))
+
+
+def engine_artifacts(run, results):
+    """Artifacts the engine wrote (e.g. adapter weights), recorded once per path."""
+    media = Path(settings.MEDIA_ROOT).resolve()
+    seen, rows = set(), []
+    for res in results:
+        for a in res.get("artifacts") or []:
+            path = Path(str(a.get("path", "")))
+            if not a.get("path") or str(path) in seen:
+                continue
+            seen.add(str(path))
+            try:
+                rel = str(path.resolve().relative_to(media))
+            except ValueError:
+                rel = str(path)
+            rows.append(Artifact(run=run, kind=str(a.get("kind", "file"))[:32], path=rel[:500],
+                                 sha256=str(a.get("sha256", ""))[:64], size=int(a.get("bytes") or 0)))
+    return rows

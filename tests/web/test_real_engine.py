@@ -1,0 +1,41 @@
+"""End to end with the real engine: form (real check_config) -> runs -> run_job ->
+results JSON. Skipped only while the engine runner or the embedded model is absent."""
+import pytest
+
+from webapp.lab.models import Artifact, Experiment, Run
+
+from .conftest import experiment_post
+
+
+def _require_engine():
+    pytest.importorskip("workers.engine.runner", reason="the engine runner is not written yet")
+    models = pytest.importorskip("workers.engine.models")
+    if not (models.EMBEDDED_DIR / "config.json").exists():
+        pytest.skip(f"the embedded model is not trained yet ({models.EMBEDDED_DIR})")
+
+
+@pytest.mark.slow
+@pytest.mark.django_db
+def test_real_engine_run_end_to_end(client, user, settings):
+    _require_engine()
+    from django.core.management import call_command
+
+    from webapp.lab.models import Task
+    from workers.celery_tasks import run_job
+
+    call_command("load_builtin_tasks")
+    task = Task.objects.filter(builtin=True, needs_hub=False, held_out=False).first()
+    assert task is not None, "the engine ships at least one training task"
+    client.force_login(user)
+    resp = client.post("/experiments/new/", experiment_post(task, methods=["icl", "sft"], n_values="4",
+                                                            eval_size=16))
+    assert resp.status_code == 302, resp.context["form"].errors
+    exp = Experiment.objects.get()
+    for run in exp.runs.order_by("id"):
+        assert run_job(run.pk) == Run.DONE, Run.objects.get(pk=run.pk).error
+    results = client.get(f"/experiments/{exp.pk}/results.json").json()
+    assert {r["method"] for r in results["summary"]} == {"icl", "sft"}
+    assert all(0.0 <= r["accuracy"]["mean"] <= 1.0 for r in results["summary"])
+    sft = exp.runs.get(method="sft")
+    assert sft.points.exists() and sft.results.get().predictions.count() > 0
+    assert Artifact.objects.filter(run=sft, kind="results").exists()
