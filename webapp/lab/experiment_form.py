@@ -79,8 +79,8 @@ class ExperimentForm(forms.Form):
     n_values = forms.CharField(label="N values", initial="4,8", help_text="Comma separated, e.g. 4,8")
     seeds = forms.IntegerField(label="Seeds", min_value=1, max_value=20, initial=1,
                                help_text="Number of training sets (seeds) per N.")
-    icl_demos = forms.IntegerField(label="ICL demos", min_value=0, max_value=256, required=False,
-                                   help_text="Empty = the other N-1 examples, as in the paper.")
+    icl_demos = forms.IntegerField(label="ICL demos", min_value=1, max_value=256, required=False,
+                                   help_text="Demonstrations per ICL prompt; empty = all N training examples.")
     adapter_type = forms.ChoiceField(label="Adapter", choices=[("lora", "LoRA"), ("ia3", "(IA)³")], initial="lora")
     lora_r = forms.IntegerField(label="r", min_value=1, max_value=512, initial=8)
     lora_alpha = forms.IntegerField(label="alpha", min_value=1, max_value=4096, initial=8)
@@ -93,6 +93,7 @@ class ExperimentForm(forms.Form):
         self.fields["train_task"].queryset = qs
         self.fields["eval_tasks"].queryset = qs
         self.config = None
+        self.plan = None
 
     def clean_n_values(self):
         raw = self.cleaned_data["n_values"]
@@ -158,4 +159,25 @@ class ExperimentForm(forms.Form):
                 self.add_error(None, f"{engine_field}: {message}" if engine_field else str(message))
             else:
                 self.add_error(field, str(message))
+        if not self.errors:
+            self._plan()
         return data
+
+    def _plan(self):
+        """Expand into runs now, so a config the engine rejects creates nothing."""
+        from workers.celery_tasks import plan_runs
+
+        try:
+            self.plan = plan_runs(self.config)
+        except Exception as exc:  # ConfigError(field, message) names the field
+            engine_field = getattr(exc, "field", None)
+            message = getattr(exc, "message", None) or str(exc)
+            field = map_engine_field(engine_field) if engine_field else None
+            if field:
+                self.add_error(field, message)
+            else:
+                self.add_error(None, f"{engine_field}: {message}" if engine_field else
+                               f"The engine rejected this configuration: {type(exc).__name__}: {exc}")
+            return
+        if not self.plan:
+            self.add_error("methods", "This configuration expands into no runs: choose at least one method.")

@@ -12,6 +12,7 @@ def build_config(*, model_name, train_task, eval_tasks, methods, n_values, seeds
         "n": [int(n) for n in n_values],
         "seeds": list(range(int(seeds))),
         "eval_size": int(eval_size),
+        "similarity_size": min(int(eval_size), 50),
         "adapter": {
             "type": adapter_type,
             "r": int(lora_r),

@@ -5,11 +5,12 @@ from ..models import Experiment, Run
 from . import dispatch
 
 
-def launch(user, data, config):
+def launch(user, data, config, plan=None):
     """Plan first (nothing is created if planning fails), then create and queue in one go."""
-    from workers.celery_tasks import plan_runs
+    if plan is None:
+        from workers.celery_tasks import plan_runs
 
-    plan = plan_runs(config)
+        plan = plan_runs(config)
     queue = dispatch.queue_for(data["model_name"])
     with transaction.atomic():
         exp = Experiment.objects.create(

@@ -29,7 +29,7 @@ def experiment_create(request):
         initial["train_task"] = request.GET["task"]
     form = ExperimentForm(request.POST or None, user=request.user, initial=initial)
     if request.method == "POST" and form.is_valid():
-        exp = launch(request.user, form.cleaned_data, form.config)
+        exp = launch(request.user, form.cleaned_data, form.config, form.plan)
         messages.success(request, f"Queued {exp.runs.count()} runs.")
         return redirect("experiment-detail", pk=exp.pk)
     return render(request, "lab/experiment_form.html", {"form": form})
