@@ -3,47 +3,10 @@
 The adapter is injected into the loaded base model for one run and removed
 afterwards, so the same base weights serve every method in a process.
 """
-from dataclasses import dataclass, field
-
 import torch
 
 from .errors import ConfigError
-
-DEFAULT_LORA_TARGETS = ["q_proj", "k_proj", "o_proj"]
-
-
-@dataclass
-class AdapterSettings:
-    type: str = "lora"
-    r: int = 8
-    alpha: float = 8.0
-    dropout: float = 0.0
-    target_modules: list[str] = field(default_factory=lambda: list(DEFAULT_LORA_TARGETS))
-    feedforward_modules: list[str] = field(default_factory=list)
-
-    @classmethod
-    def from_dict(cls, d: dict | None) -> "AdapterSettings":
-        d = dict(d or {})
-        kind = d.pop("type", "lora")
-        if kind not in ("lora", "ia3"):
-            raise ConfigError("adapter.type", f"'{kind}' is not supported; use lora or ia3")
-        known = {"r", "alpha", "dropout", "target_modules", "feedforward_modules"}
-        unknown = set(d) - known
-        if unknown:
-            raise ConfigError(f"adapter.{sorted(unknown)[0]}", f"unknown adapter setting; known: {sorted(known)}")
-        s = cls(type=kind)
-        if kind == "ia3" and "target_modules" not in d:
-            s.target_modules = []  # peft's per-architecture default
-        for k, v in d.items():
-            setattr(s, k, v)
-        if not isinstance(s.r, int) or s.r < 1:
-            raise ConfigError("adapter.r", "the LoRA rank must be a positive integer (the paper uses 8)")
-        if not isinstance(s.alpha, (int, float)) or s.alpha <= 0:
-            raise ConfigError("adapter.alpha", "alpha must be a positive number (the paper uses 8)")
-        if isinstance(s.target_modules, str):
-            s.target_modules = [m.strip() for m in s.target_modules.split(",") if m.strip()]
-        return s
-
+from .settings import AdapterSettings
 
 def linear_module_names(model) -> list[str]:
     names = set()

@@ -22,9 +22,8 @@ import json
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .adapters import AdapterSettings
 from .errors import ConfigError
-from .training import TrainingSettings
+from .settings import AdapterSettings, TrainingSettings
 
 METHODS = ("base", "icl", "sft", "ia2", "ia2-sft", "ia2+sft", "soft-sft", "sft-ia2")
 METHOD_STAGES = {

@@ -8,11 +8,11 @@ every method (see icl_work.py). Loaded models are kept per process.
 import hashlib
 import statistics
 import time
-from dataclasses import dataclass
 from pathlib import Path
 
 from .adapters import attach_adapter, detach_adapter, trainable_state
 from .config import METHOD_STAGES, ExperimentConfig, load_config
+from .plan import RunKey, plan_runs
 from .evaluation import evaluate_without_demos, metrics_from_logprobs, metrics_from_texts, similarity_to_icl
 from .icl_work import get_icl_work
 from .models import LoadedModel, load_model
@@ -22,21 +22,6 @@ from .training import StageTrainer
 
 _models: dict[tuple, LoadedModel] = {}
 METRIC_KEYS = ("accuracy", "ece", "ece_equal_mass", "brier", "nll", "mean_similarity")
-
-
-@dataclass(frozen=True)
-class RunKey:
-    method: str
-    n: int
-    seed: int
-
-    def label(self) -> str:
-        return f"{self.method} N={self.n} seed={self.seed}"
-
-
-def plan_runs(config) -> list[RunKey]:
-    cfg = load_config(config)
-    return [RunKey(m, n, s) for n in cfg.n for s in cfg.seeds for m in cfg.methods]
 
 
 def get_model(cfg: ExperimentConfig) -> LoadedModel:

@@ -10,42 +10,12 @@ import torch
 
 from .adapters import load_trainable_state, trainable_state
 from .capture import ActivationCapture
-from .errors import ConfigError
 from .losses import TrainItem, ce_loss, ia2_loss, joint_loss, soft_loss
 from .progress import Reporter
 from .sampling import stable_seed
+from .settings import TrainingSettings
 
 STAGE_LOSSES = ("sft", "ia2", "soft-sft", "ia2+sft")
-
-
-@dataclass
-class TrainingSettings:
-    lr: list[float] = field(default_factory=lambda: [1e-3])
-    max_epochs: int = 50
-    patience: int = 5
-    batch_size: int = 4
-    micro_batch_size: int = 0          # 0 = the whole batch at once; else accumulate
-    joint_weight: float = 0.5          # w in (1-w)*MSE + w*CE
-    soft_top_k: int = 32
-
-    @classmethod
-    def from_dict(cls, d: dict | None) -> "TrainingSettings":
-        d = dict(d or {})
-        s = cls()
-        for k, v in d.items():
-            if not hasattr(s, k):
-                raise ConfigError(f"training.{k}", f"unknown training setting; known: {sorted(vars(s))}")
-            setattr(s, k, v)
-        if isinstance(s.lr, (int, float)):
-            s.lr = [float(s.lr)]
-        if not s.lr or any(not isinstance(x, (int, float)) or x <= 0 for x in s.lr):
-            raise ConfigError("training.lr", "give a positive learning rate or a list to choose from on the dev split")
-        for name in ("max_epochs", "patience", "batch_size"):
-            if not isinstance(getattr(s, name), int) or getattr(s, name) < 1:
-                raise ConfigError(f"training.{name}", "must be a positive integer")
-        if not 0 <= s.joint_weight <= 1:
-            raise ConfigError("training.joint_weight", "must be between 0 and 1")
-        return s
 
 
 @dataclass

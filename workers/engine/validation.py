@@ -1,0 +1,105 @@
+"""Checks a config before anything runs, loading only the tokenizer and the model
+config (no weights, no torch): unknown keys, N larger than the pool, labels that tokenize
+ambiguously, a model that cannot be loaded, ICL prompts longer than the context.
+
+`check_config` returns (field, message) pairs for forms; `require_valid` raises
+the first problem as a ConfigError for the CLI and the runner.
+"""
+from .config import ExperimentConfig, parse_config
+from .errors import ConfigError, EngineError
+from .light import load_light
+from .models import context_length
+from .sampling import dev_size, draw_split, eval_set, training_pool
+from .tasks import Task, get_task, icl_prompt
+
+
+def label_problems(task: Task, tokenizer) -> list[str]:
+    """Messages for labels the model cannot tell apart (empty, unknown or identical token sequences)."""
+    if task.kind != "classification":
+        return []
+    problems = []
+    seqs = tokenizer(list(task.labels), add_special_tokens=False)["input_ids"]
+    unk = tokenizer.unk_token_id
+    seen: dict[tuple, str] = {}
+    for label, ids in zip(task.labels, seqs):
+        if not ids:
+            problems.append(f"label '{label}' tokenizes to nothing; use a non-empty label")
+            continue
+        if unk is not None and unk in ids:
+            problems.append(f"label '{label}' is not in the model's vocabulary (it becomes the unknown token); "
+                            "choose a word the model knows")
+        key = tuple(ids)
+        if key in seen:
+            problems.append(f"labels '{seen[key]}' and '{label}' tokenize to the same tokens {list(ids)}, so the "
+                            "model cannot tell them apart; rename one of them")
+        seen.setdefault(key, label)
+    return problems
+
+
+def longest_icl_prompt(task: Task, eval_task: Task, n: int, k: int | None, eval_size: int) -> str:
+    """The ICL prompt built from the N longest pool examples and the longest query."""
+    pool = sorted(training_pool(task, eval_size), key=lambda e: len(e.input) + len(e.output), reverse=True)
+    demos = pool[:min(k or n, n)]
+    queries = eval_set(eval_task, eval_size) + ([] if eval_task is not task else pool[:1])
+    query = max(queries, key=lambda e: len(e.input))
+    return icl_prompt(task, demos, eval_task, query.input)
+
+
+def context_problem(task: Task, eval_task: Task, n: int, k, eval_size: int, tokenizer, limit: int) -> str | None:
+    prompt = longest_icl_prompt(task, eval_task, n, k, eval_size)
+    count = len(tokenizer(prompt)["input_ids"]) + 8
+    if count > limit:
+        return (f"task '{task.name}' with N={n}: the longest ICL prompt (evaluated on '{eval_task.name}') has "
+                f"about {count} tokens but the model's context is {limit}; lower N or icl_demos, or shorten the inputs")
+    return None
+
+
+def check_config(config) -> list[tuple[str, str]]:
+    """Every problem found, as (field, message); empty when the config can run."""
+    try:
+        cfg = config if isinstance(config, ExperimentConfig) else parse_config(config)
+    except ConfigError as exc:
+        return [(exc.field, exc.message)]
+    problems: list[tuple[str, str]] = []
+    try:
+        task = get_task(cfg.task)
+    except ConfigError as exc:
+        return [(exc.field, exc.message)]
+    eval_tasks = [task]
+    for i, spec in enumerate(cfg.eval_tasks):
+        try:
+            eval_tasks.append(get_task(spec))
+        except ConfigError as exc:
+            problems.append((f"eval_tasks[{i}]" if exc.field == "task" else exc.field.replace("task", f"eval_tasks[{i}]", 1),
+                             exc.message))
+    for n in cfg.n:
+        try:
+            draw_split(task, n, cfg.seeds[0], cfg.eval_size)
+        except ConfigError as exc:
+            problems.append((exc.field, exc.message))
+    try:
+        tokenizer, model_config = load_light(cfg.model)
+    except EngineError as exc:
+        problems.append(("model", str(exc)))
+        return problems
+    for t in eval_tasks:
+        fld = "task.labels" if t is task else "eval_tasks"
+        problems += [(fld, f"task '{t.name}': {m}") for m in label_problems(t, tokenizer)]
+    limit = context_length(model_config, tokenizer)
+    for n in cfg.n:
+        if n + dev_size(n) > len(training_pool(task, cfg.eval_size)):
+            continue
+        for et in eval_tasks:
+            msg = context_problem(task, et, n, cfg.icl_demos, cfg.eval_size, tokenizer, limit)
+            if msg:
+                problems.append(("n", msg))
+    return problems
+
+
+def require_valid(config) -> ExperimentConfig:
+    """The parsed config, or the first problem raised as a ConfigError."""
+    problems = check_config(config)
+    if problems:
+        field, message = problems[0]
+        raise ConfigError(field, message)
+    return config if isinstance(config, ExperimentConfig) else parse_config(config)
