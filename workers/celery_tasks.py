@@ -22,28 +22,16 @@ def _load_runner():
     return runner
 
 
-def _engine_missing(exc):
-    return isinstance(exc, ModuleNotFoundError) and (exc.name or "").startswith("workers.engine")
-
-
 def engine_config(config):
     """The engine's runner accepts the config dict (CONTRACT.md: 'dict for the web')."""
     return config
 
 
 def plan_runs(config):
-    """(method, n, seed) triples via the engine's planner; a local method x N x seed
-    plan only while the engine package is not installed yet."""
-    from webapp.lab.services.config import plan_locally
+    """(method, n, seed) triples from the engine's torch-free planner (`workers.engine.plan`)."""
+    from workers.engine.plan import plan_runs as engine_plan
 
-    try:
-        runner = _load_runner()
-    except ImportError as exc:
-        if not _engine_missing(exc):
-            raise
-        log.warning("engine runner not importable (%s); planning runs locally", exc)
-        return plan_locally(config)
-    return [(k.method, int(k.n), int(k.seed)) for k in runner.plan_runs(engine_config(config))]
+    return [(k.method, int(k.n), int(k.seed)) for k in engine_plan(engine_config(config))]
 
 
 def _find_key(runner, config, run):

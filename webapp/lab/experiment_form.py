@@ -86,6 +86,10 @@ class ExperimentForm(forms.Form):
     lora_alpha = forms.IntegerField(label="alpha", min_value=1, max_value=4096, initial=8)
     target_modules = forms.CharField(initial="q_proj,k_proj,o_proj", help_text="Comma separated module names.")
     eval_size = forms.IntegerField(min_value=1, max_value=5000, initial=100)
+    similarity_size = forms.IntegerField(
+        label="Similarity queries", min_value=0, max_value=5000, required=False,
+        help_text="Evaluation queries used for activation similarity; empty = min(eval size, 50).",
+    )
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
@@ -113,6 +117,13 @@ class ExperimentForm(forms.Form):
         if not mods or bad:
             raise forms.ValidationError("List module names separated by commas, e.g. q_proj,k_proj,o_proj.")
         return mods
+
+    def clean_similarity_size(self):
+        value = self.cleaned_data.get("similarity_size")
+        eval_size = self.cleaned_data.get("eval_size")
+        if value is not None and eval_size is not None and value > eval_size:
+            raise forms.ValidationError(f"Use at most the eval size ({eval_size}).")
+        return value
 
     def clean_model_name(self):
         return self.cleaned_data["model_name"].strip()
@@ -147,6 +158,7 @@ class ExperimentForm(forms.Form):
             n_values=data["n_values"], seeds=data["seeds"], icl_demos=data.get("icl_demos"),
             eval_size=data["eval_size"], adapter_type=data["adapter_type"], lora_r=data["lora_r"],
             lora_alpha=data["lora_alpha"], target_modules=data["target_modules"],
+            similarity_size=data.get("similarity_size"),
         )
         try:
             problems = engine_check(self.config)
@@ -164,11 +176,12 @@ class ExperimentForm(forms.Form):
         return data
 
     def _plan(self):
-        """Expand into runs now, so a config the engine rejects creates nothing."""
-        from workers.celery_tasks import plan_runs
+        """Expand into runs now, so a config the engine rejects creates nothing.
+        `workers.engine.plan` is torch-free: the web process never imports torch."""
+        from workers.engine.plan import plan_runs
 
         try:
-            self.plan = plan_runs(self.config)
+            self.plan = [(k.method, int(k.n), int(k.seed)) for k in plan_runs(self.config)]
         except Exception as exc:  # ConfigError(field, message) names the field
             engine_field = getattr(exc, "field", None)
             message = getattr(exc, "message", None) or str(exc)

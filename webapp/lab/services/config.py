@@ -2,7 +2,7 @@
 
 
 def build_config(*, model_name, train_task, eval_tasks, methods, n_values, seeds, icl_demos, eval_size,
-                 adapter_type, lora_r, lora_alpha, target_modules):
+                 adapter_type, lora_r, lora_alpha, target_modules, similarity_size=None):
     """Tasks are passed inline (from the DB) so user-made and edited tasks work as shown."""
     config = {
         "model": model_name,
@@ -12,7 +12,7 @@ def build_config(*, model_name, train_task, eval_tasks, methods, n_values, seeds
         "n": [int(n) for n in n_values],
         "seeds": list(range(int(seeds))),
         "eval_size": int(eval_size),
-        "similarity_size": min(int(eval_size), 50),
+        "similarity_size": min(int(eval_size), 50) if similarity_size is None else int(similarity_size),
         "adapter": {
             "type": adapter_type,
             "r": int(lora_r),
@@ -23,8 +23,3 @@ def build_config(*, model_name, train_task, eval_tasks, methods, n_values, seeds
     if icl_demos is not None:
         config["icl_demos"] = int(icl_demos)
     return config
-
-
-def plan_locally(config):
-    """method x N x seed, in that order (fallback while the engine's planner is absent)."""
-    return [(m, n, s) for m in config["methods"] for n in config["n"] for s in config["seeds"]]

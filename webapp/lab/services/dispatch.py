@@ -20,10 +20,21 @@ def queue_for(model_name):
 def enqueue(run_ids):
     """Hand runs to the executor once the surrounding transaction commits."""
     run_ids = list(run_ids)
-    transaction.on_commit(lambda: _enqueue_now(run_ids))
+    transaction.on_commit(lambda: enqueue_now(run_ids))
 
 
-def _enqueue_now(run_ids):
+def check_broker(timeout=3.0):
+    """Raise kombu's OperationalError now when the Celery broker cannot be reached
+    (no-op for the embedded and manual executors)."""
+    if settings.LAB_EXECUTOR != "celery":
+        return
+    from webapp.celery_app import app
+
+    with app.connection_for_write() as conn:
+        conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=timeout)
+
+
+def enqueue_now(run_ids):
     mode = settings.LAB_EXECUTOR
     if mode == "celery":
         from workers.celery_tasks import execute_run
@@ -40,10 +51,16 @@ def _enqueue_now(run_ids):
 
 
 def revoke(run):
-    if settings.LAB_EXECUTOR == "celery" and run.celery_task_id:
-        try:
-            from webapp.celery_app import app
+    """Best effort: drop a queued Celery task. False when the broker is unreachable (the
+    run's cancelled state in the database still makes the worker skip it)."""
+    if settings.LAB_EXECUTOR != "celery" or not run.celery_task_id:
+        return True
+    try:
+        check_broker(timeout=1.0)
+        from webapp.celery_app import app
 
-            app.control.revoke(run.celery_task_id)
-        except Exception:  # the DB flag still stops it when it starts
-            log.warning("could not revoke celery task %s", run.celery_task_id, exc_info=True)
+        app.control.revoke(run.celery_task_id)
+    except Exception:
+        log.warning("could not revoke celery task %s", run.celery_task_id, exc_info=True)
+        return False
+    return True

@@ -1,17 +1,27 @@
-"""Turn a validated experiment form into an Experiment + its Runs, and queue them."""
+"""Turn a validated experiment form into an Experiment + its Runs, and queue them.
+
+All or nothing: the broker is checked before anything is written, and if queueing
+still fails after the rows are committed, the experiment is deleted again and the
+broker error propagates (the middleware shows the 503 "Redis unreachable" page).
+"""
+import logging
+
 from django.db import transaction
 
 from ..models import Experiment, Run
 from . import dispatch
 
+log = logging.getLogger("webapp.lab")
+
 
 def launch(user, data, config, plan=None):
     """Plan first (nothing is created if planning fails), then create and queue in one go."""
     if plan is None:
-        from workers.celery_tasks import plan_runs
+        from workers.engine.plan import plan_runs
 
-        plan = plan_runs(config)
+        plan = [(k.method, int(k.n), int(k.seed)) for k in plan_runs(config)]
     queue = dispatch.queue_for(data["model_name"])
+    dispatch.check_broker()
     with transaction.atomic():
         exp = Experiment.objects.create(
             owner=user, name=data.get("name") or "", model_name=data["model_name"], train_task=data["train_task"],
@@ -23,5 +33,15 @@ def launch(user, data, config, plan=None):
         runs = Run.objects.bulk_create(Run(experiment=exp, method=m, n=n, seed=s, queue=queue) for m, n, s in plan)
         if any(r.id is None for r in runs):
             runs = list(exp.runs.all())
-        dispatch.enqueue([r.id for r in runs])
+        run_ids = [r.id for r in runs]
+        transaction.on_commit(lambda: _enqueue_or_undo(exp.pk, run_ids))
     return exp
+
+
+def _enqueue_or_undo(experiment_id, run_ids):
+    try:
+        dispatch.enqueue_now(run_ids)
+    except Exception:
+        log.warning("queueing experiment %s failed; deleting it again", experiment_id, exc_info=True)
+        Experiment.objects.filter(pk=experiment_id).delete()
+        raise

@@ -46,20 +46,26 @@ def experiment_detail(request, pk):
     })
 
 
+BROKER_DOWN_NOTE = ("The message broker (Redis) is unreachable right now: the cancel is stored, and a worker "
+                    "skips the run when it picks it up.")
+
+
 def cancel_run(run):
-    """Flag the run; a queued one is cancelled now (and revoked), a running one stops at its next step."""
+    """Flag the run; a queued one is cancelled now (and revoked), a running one stops at its next step.
+    Returns (changed, broker_reached)."""
     if run.state in Run.FINAL_STATES:
-        return False
+        return False, True
     Run.objects.filter(pk=run.pk).update(cancel_requested=True)
     run.cancel_requested = True
+    broker_ok = True
     if run.state == Run.QUEUED:
         updated = Run.objects.filter(pk=run.pk, state=Run.QUEUED).update(state=Run.CANCELLED)
         if updated:
-            dispatch.revoke(run)
             set_state(run, Run.CANCELLED, message="cancelled before it started")
+            broker_ok = dispatch.revoke(run) is not False
     else:
         note(run, "cancel requested")
-    return True
+    return True, broker_ok
 
 
 @login_required
@@ -67,10 +73,13 @@ def cancel_run(run):
 def run_cancel(request, pk, run_id):
     exp = get_experiment(request, pk)
     run = get_object_or_404(Run, pk=run_id, experiment=exp)
-    if cancel_run(run):
+    changed, broker_ok = cancel_run(run)
+    if changed:
         messages.info(request, f"Cancelling {run}.")
     else:
         messages.warning(request, f"{run} has already finished.")
+    if not broker_ok:
+        messages.warning(request, BROKER_DOWN_NOTE)
     return redirect("experiment-detail", pk=exp.pk)
 
 
@@ -78,6 +87,8 @@ def run_cancel(request, pk, run_id):
 @require_POST
 def experiment_cancel(request, pk):
     exp = get_experiment(request, pk)
-    n = sum(cancel_run(r) for r in exp.runs.exclude(state__in=Run.FINAL_STATES))
-    messages.info(request, f"Cancelling {n} run(s).")
+    outcomes = [cancel_run(r) for r in exp.runs.exclude(state__in=Run.FINAL_STATES)]
+    messages.info(request, f"Cancelling {sum(c for c, _ in outcomes)} run(s).")
+    if not all(ok for _, ok in outcomes):
+        messages.warning(request, BROKER_DOWN_NOTE)
     return redirect("experiment-detail", pk=exp.pk)
