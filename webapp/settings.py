@@ -8,6 +8,7 @@ present = channels_redis + Celery with a Redis broker), SECRET_KEY, DEBUG
 import importlib.util
 import os
 import secrets
+import sys
 from pathlib import Path
 
 import environ
@@ -93,6 +94,11 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
+# Under pytest, TEST_DATABASE_URL picks the test server (pytest-django imports these settings
+# before tests/conftest.py runs, so the conftest cannot set DATABASE_URL in time).
+UNDER_PYTEST = "pytest" in sys.modules
+if UNDER_PYTEST and env.str("TEST_DATABASE_URL", default=""):
+    DATABASES = {"default": env.db("TEST_DATABASE_URL")}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
 else:
@@ -128,10 +134,10 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 MEDIA_URL = "/media/"
 
 # --- background execution -------------------------------------------------
-REDIS_URL = env.str("REDIS_URL", default="")
+REDIS_URL = "" if UNDER_PYTEST else env.str("REDIS_URL", default="")  # tests opt in to Redis explicitly
 EMBEDDED_MODE = not REDIS_URL
 # "celery" (Redis present), "thread" (embedded in-process worker), "manual" (tests: leave queued)
-LAB_EXECUTOR = env.str("LAB_EXECUTOR", default="thread" if EMBEDDED_MODE else "celery")
+LAB_EXECUTOR = "manual" if UNDER_PYTEST else env.str("LAB_EXECUTOR", default="thread" if EMBEDDED_MODE else "celery")
 LAB_EXPECT_GPU_WORKER = env.bool("LAB_GPU_WORKER", default=False)
 LAB_HEARTBEAT_TIMEOUT = env.int("LAB_HEARTBEAT_TIMEOUT", default=60)
 LAB_EVENT_MIN_INTERVAL = env.float("LAB_EVENT_MIN_INTERVAL", default=0.5)

@@ -1,0 +1,117 @@
+"""Helpers for the tests that use real services: Redis at REDIS_URL_FOR_TESTS, the test
+Postgres database, Celery worker subprocesses, free ports and polling."""
+import os
+import socket
+import subprocess
+import sys
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+REDIS_URL = os.environ.get("REDIS_URL_FOR_TESTS", "redis://127.0.0.1:6379/15")
+
+
+def redis_or_skip(url=REDIS_URL):
+    """A flushed Redis client for the test database; skip when Redis is not running."""
+    import redis
+
+    client = redis.Redis.from_url(url, socket_connect_timeout=1)
+    try:
+        client.ping()
+    except redis.exceptions.RedisError as exc:
+        pytest.skip(f"Redis is not reachable at {url} ({exc}); set REDIS_URL_FOR_TESTS")
+    client.flushdb()
+    return client
+
+
+def postgres_or_skip():
+    """The test database's URL for subprocesses; skip unless the tests run on Postgres
+    (a worker process cannot see pytest-django's in-memory SQLite database)."""
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("needs TEST_DATABASE_URL pointing at Postgres (a worker subprocess must share the test DB)")
+    return database_url(connection.settings_dict)
+
+
+def database_url(sd, port=None):
+    auth = sd["USER"] or ""
+    if sd.get("PASSWORD"):
+        auth += f":{sd['PASSWORD']}"
+    host = sd.get("HOST") or "127.0.0.1"
+    return f"postgres://{auth}@{host}:{port or sd.get('PORT') or 5432}/{sd['NAME']}"
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_for(predicate, timeout, interval=0.2, what="condition"):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {what}")
+
+
+def service_env(**extra):
+    """Environment for an app/worker subprocess: this checkout on the path, no test leftovers."""
+    env = {k: v for k, v in os.environ.items()
+           if k not in ("REDIS_URL", "DATABASE_URL", "LAB_EXECUTOR", "PYTEST_CURRENT_TEST")}
+    env.update(DJANGO_SETTINGS_MODULE="webapp.settings", PYTHONPATH=str(ROOT), SECRET_KEY="test-only-secret-key",
+               PYTHONUNBUFFERED="1")
+    env.update({k: str(v) for k, v in extra.items()})
+    return env
+
+
+class CeleryWorker:
+    """`celery -A webapp.celery_app worker -Q cpu --concurrency 1 -P solo` as a subprocess."""
+
+    def __init__(self, log_path, env):
+        self.log_path = Path(log_path)
+        self.name = f"test-{uuid.uuid4().hex[:8]}@%h"
+        self._log = open(self.log_path, "wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "webapp.celery_app", "worker", "-Q", "cpu", "--concurrency", "1",
+             "-P", "solo", "-l", "info", "-n", self.name, "--without-gossip", "--without-mingle",
+             "--without-heartbeat"],
+            cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
+        )
+
+    def log(self):
+        return self.log_path.read_text(errors="replace")
+
+    def wait_ready(self, timeout=90):
+        def ready():
+            if self.proc.poll() is not None:
+                raise AssertionError(f"celery worker exited ({self.proc.returncode}):\n{self.log()[-3000:]}")
+            return " ready." in self.log()
+
+        wait_for(ready, timeout, what="the celery worker to be ready")
+        return self
+
+    def stop(self):
+        if self.proc.poll() is None:
+            self.proc.terminate()
+            try:
+                self.proc.wait(15)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait(10)
+        self._log.close()
+
+
+def point_celery_at(url):
+    """Make this process's Celery app publish to `url` (its cached pools are dropped)."""
+    from webapp.celery_app import app
+
+    app.conf.broker_url = url
+    app._pool = None
+    app.amqp._producer_pool = None
