@@ -1,5 +1,4 @@
 """Task pages: list, create/edit/delete/copy, and the live prompt preview context."""
-import json
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -108,5 +107,5 @@ def task_detail(request, pk):
         "example_form": ExampleForm(task=task),
         "import_form": ImportFileForm(),
         "hub_form": HubImportForm(initial=hub_initial),
-        "preview_data": json.dumps({"template": task.input_template, "pool": pool}),
+        "preview_data": {"template": task.input_template, "pool": pool},  # json_script encodes it once
     })
