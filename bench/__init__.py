@@ -1,0 +1,1 @@
+"""Benchmarks (not timed tests): web page latency and progress event latency."""

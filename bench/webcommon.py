@@ -1,0 +1,181 @@
+"""Shared pieces of the web benchmarks: a throwaway Postgres database, the app server
+as a subprocess, a signed-in session over urllib, percentiles, a minimal websocket
+client, and updating one section of BENCHMARKS.md."""
+import base64
+import http.cookiejar
+import json
+import os
+import re
+import socket
+import struct
+import subprocess
+import sys
+import time
+import urllib.parse
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PG_ADMIN_URL = os.environ.get("BENCH_PG_URL", "postgres://postgres@127.0.0.1:5432/postgres")
+
+
+def pg_url(dbname):
+    parts = urllib.parse.urlsplit(PG_ADMIN_URL)
+    return urllib.parse.urlunsplit(parts._replace(path="/" + dbname))
+
+
+def recreate_database(dbname, drop_only=False):
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{dbname}" WITH (FORCE)')
+        if not drop_only:
+            conn.execute(f'CREATE DATABASE "{dbname}"')
+
+
+def setup_django(database_url, redis_url=""):
+    """Configure Django in this process for `database_url` (and Redis when given), migrate."""
+    os.environ.update(DJANGO_SETTINGS_MODULE="webapp.settings", DATABASE_URL=database_url,
+                      LAB_EXECUTOR="manual", SECRET_KEY=os.environ.get("SECRET_KEY", "bench-secret-key"))
+    if redis_url:
+        os.environ["REDIS_URL"] = redis_url
+    else:
+        os.environ.pop("REDIS_URL", None)
+    import django
+    from django.core.management import call_command
+
+    django.setup()
+    call_command("migrate", interactive=False, verbosity=0)
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+class Server:
+    """`python -m webapp.serve` (daphne) on a free port, against the given database."""
+
+    def __init__(self, database_url, redis_url="", log_path=None):
+        self.port = free_port()
+        env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL",)}
+        env.update(DATABASE_URL=database_url, PORT=str(self.port), LAB_EXECUTOR="manual", PYTHONPATH=str(ROOT),
+                   DJANGO_SETTINGS_MODULE="webapp.settings", SECRET_KEY=env.get("SECRET_KEY", "bench-secret-key"),
+                   LOG_LEVEL="WARNING")
+        if redis_url:
+            env["REDIS_URL"] = redis_url
+        self.log = open(log_path or os.devnull, "wb")
+        self.proc = subprocess.Popen([sys.executable, "-m", "webapp.serve"], cwd=ROOT, env=env,
+                                     stdout=self.log, stderr=subprocess.STDOUT)
+        self.base = f"http://127.0.0.1:{self.port}"
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            if self.proc.poll() is not None:
+                raise RuntimeError("the app server exited")
+            try:
+                urllib.request.urlopen(self.base + "/accounts/login/", timeout=2)
+                return
+            except OSError:
+                time.sleep(0.3)
+        raise RuntimeError("the app server did not come up")
+
+    def stop(self):
+        self.proc.terminate()
+        try:
+            self.proc.wait(15)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+        self.log.close()
+
+
+def login(base, username, password):
+    """Sign in through the login form; returns the Cookie header value of the session."""
+    jar = http.cookiejar.CookieJar()
+    opener = urllib.request.build_opener(urllib.request.HTTPCookieProcessor(jar))
+    html = opener.open(base + "/accounts/login/").read().decode()
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', html).group(1)
+    data = urllib.parse.urlencode({"username": username, "password": password,
+                                   "csrfmiddlewaretoken": token}).encode()
+    opener.open(urllib.request.Request(base + "/accounts/login/", data=data, headers={"Referer": base + "/"}))
+    cookies = {c.name: c.value for c in jar}
+    if "sessionid" not in cookies:
+        raise RuntimeError("sign-in failed")
+    return "; ".join(f"{k}={v}" for k, v in cookies.items())
+
+
+def percentile(values, q):
+    values = sorted(values)
+    if not values:
+        return None
+    k = (len(values) - 1) * q
+    lo, hi = int(k), min(int(k) + 1, len(values) - 1)
+    return values[lo] + (values[hi] - values[lo]) * (k - lo)
+
+
+class WebSocket:
+    """Just enough RFC 6455 for a benchmark client: handshake, send text, receive text."""
+
+    def __init__(self, host, port, path, cookie, origin):
+        self.sock = socket.create_connection((host, port), timeout=30)
+        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+        key = base64.b64encode(os.urandom(16)).decode()
+        self.sock.sendall((f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
+                           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
+                           f"Origin: {origin}\r\nCookie: {cookie}\r\n\r\n").encode())
+        head = b""
+        while b"\r\n\r\n" not in head:
+            chunk = self.sock.recv(4096)
+            if not chunk:
+                raise RuntimeError("websocket handshake failed")
+            head += chunk
+        head, self.buf = head.split(b"\r\n\r\n", 1)
+        if b" 101 " not in head.split(b"\r\n")[0]:
+            raise RuntimeError(f"websocket refused: {head[:200]!r}")
+
+    def _read(self, n):
+        while len(self.buf) < n:
+            chunk = self.sock.recv(65536)
+            if not chunk:
+                raise ConnectionError("websocket closed")
+            self.buf += chunk
+        out, self.buf = self.buf[:n], self.buf[n:]
+        return out
+
+    def send_json(self, obj):
+        payload = json.dumps(obj).encode()
+        mask = os.urandom(4)
+        header = bytes([0x81])
+        n = len(payload)
+        header += bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + struct.pack(">H", n)
+        self.sock.sendall(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+
+    def receive_json(self):
+        while True:
+            b0, b1 = self._read(2)
+            n = b1 & 0x7F
+            if n == 126:
+                n = struct.unpack(">H", self._read(2))[0]
+            elif n == 127:
+                n = struct.unpack(">Q", self._read(8))[0]
+            payload = self._read(n)
+            if b0 & 0x0F == 0x1:
+                return json.loads(payload)
+            if b0 & 0x0F == 0x8:
+                raise ConnectionError("websocket closed by the server")
+
+    def close(self):
+        self.sock.close()
+
+
+def update_benchmarks_md(title, body):
+    """Replace (or append) the `## {title}` section of BENCHMARKS.md; other sections stay."""
+    path = ROOT / "BENCHMARKS.md"
+    text = path.read_text() if path.exists() else "# Benchmarks\n"
+    section = f"## {title}\n\n{body.strip()}\n"
+    pattern = re.compile(rf"^## {re.escape(title)}\n.*?(?=^## |\Z)", re.S | re.M)
+    if pattern.search(text):
+        text = pattern.sub(lambda m: section + "\n", text).rstrip() + "\n"
+    else:
+        text = text.rstrip() + "\n\n" + section
+    path.write_text(text)
