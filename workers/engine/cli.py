@@ -28,9 +28,10 @@ def cmd_tasks(args) -> int:
 def cmd_compare(args) -> int:
     from .config import load_config
     from .display import ProgressDisplay, summary_table
-    from .runner import aggregate, execute_run, plan_runs
+    from .runner import adapter_overlaps, aggregate, execute_run, plan_runs
+    from .validation import require_valid
 
-    cfg = load_config(args.config)
+    cfg = require_valid(load_config(args.config))
     keys = plan_runs(cfg)
     display = ProgressDisplay(len(keys))
     start = time.time()
@@ -41,7 +42,8 @@ def cmd_compare(args) -> int:
             r["run_index"] = i
             runs.append(r)
     agg = aggregate(runs)
-    result = {"config": cfg.to_dict(), "runs": runs, "aggregate": agg, "wall_seconds": time.time() - start}
+    result = {"config": cfg.to_dict(), "runs": runs, "aggregate": agg, "adapter_overlap": adapter_overlaps(runs),
+              "wall_seconds": time.time() - start}
     if args.out:
         Path(args.out).parent.mkdir(parents=True, exist_ok=True)
         Path(args.out).write_text(json.dumps(result, indent=1, default=str))

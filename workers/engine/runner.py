@@ -19,6 +19,7 @@ from .models import LoadedModel, load_model
 from .progress import Reporter
 from .tasks import Task, get_task
 from .training import StageTrainer
+from .validation import require_valid
 
 _models: dict[tuple, LoadedModel] = {}
 METRIC_KEYS = ("accuracy", "ece", "ece_equal_mass", "brier", "nll", "mean_similarity")
@@ -136,9 +137,37 @@ def aggregate(runs: list[dict]) -> list[dict]:
     return out
 
 
+def adapter_overlaps(runs: list[dict]) -> list[dict]:
+    """LoRA subspace overlap between the adapters of every two trained methods
+    sharing an (N, seed), from the adapter files the runs saved."""
+    from safetensors.torch import load_file
+
+    from .similarity import lora_subspace_overlap
+
+    files: dict[tuple, dict[str, str]] = {}
+    for r in runs:
+        for a in r.get("artifacts", []):
+            if a.get("kind") == "adapter":
+                files.setdefault((r["n"], r["seed"]), {})[r["method"]] = a["path"]
+    out = []
+    for (n, seed), by_method in sorted(files.items()):
+        methods = sorted(by_method)
+        states = {m: load_file(by_method[m]) for m in methods}
+        for i, a in enumerate(methods):
+            for b in methods[i + 1:]:
+                if not any("lora_B" in k for k in states[a]):
+                    continue
+                try:
+                    ov = lora_subspace_overlap(states[a], states[b])
+                except ValueError:
+                    continue
+                out.append({"n": n, "seed": seed, "a": a, "b": b, "mean": ov["mean"]})
+    return out
+
+
 def run_compare(config, on_progress=None, should_cancel=None, cache_dir=None) -> dict:
     """Every run of the grid, then the aggregate over seeds."""
-    cfg = load_config(config)
+    cfg = require_valid(config)
     start = time.time()
     runs = []
     keys = plan_runs(cfg)
@@ -147,4 +176,4 @@ def run_compare(config, on_progress=None, should_cancel=None, cache_dir=None) ->
             r["run_index"] = i
             runs.append(r)
     return {"config": cfg.to_dict(), "runs": runs, "aggregate": aggregate(runs),
-            "wall_seconds": time.time() - start}
+            "adapter_overlap": adapter_overlaps(runs), "wall_seconds": time.time() - start}

@@ -11,14 +11,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .world import (CATEGORIES, FRAMES, HELD_OUT_LABEL_WORDS, LABEL_WORDS,
+from .world import (ADJECTIVE_SHARE, ADJECTIVES, CATEGORIES, FRAMES, HELD_OUT_LABEL_WORDS, LABEL_WORDS,
                     SUPER_CATEGORIES)
 
+# The model's own format puts the answer right after the input ("Text:{x} " then
+# the label), so a demonstration's label directly follows its keyword; the
+# "\nLabel:"-style formats users often write are mixed in.
+CANONICAL_TEMPLATE = "Text:{x} "
 TEMPLATES = [
-    ("Text:{x}\nLabel:", 0.7),
-    ("Input:{x}\nOutput:", 0.1),
-    ("Sentence:{x}\nClass:", 0.1),
-    ("Text:{x}\nCategory:", 0.1),
+    (CANONICAL_TEMPLATE, 0.6),
+    ("Text:{x}\nLabel:", 0.25),
+    ("Input:{x}\nOutput:", 0.05),
+    ("Sentence:{x}\nClass:", 0.05),
+    ("Text:{x}\nCategory:", 0.05),
 ]
 TRAIN_LABEL_WORDS = [w for w in LABEL_WORDS if w not in HELD_OUT_LABEL_WORDS]
 HELD_OUT_LIST = sorted(HELD_OUT_LABEL_WORDS)
@@ -66,6 +71,8 @@ def sample_input(rng: np.random.Generator, categories: list[str], frames: list[s
     cat = categories[int(rng.integers(len(categories)))]
     words = (vocab or CATEGORIES)[cat]
     word = words[int(rng.integers(len(words)))]
+    if rng.random() < ADJECTIVE_SHARE:
+        word = f"{ADJECTIVES[cat][int(rng.integers(len(ADJECTIVES[cat])))]} {word}"
     return frames[int(rng.integers(len(frames)))].format(w=word)
 
 
@@ -77,6 +84,15 @@ def sample_vocab(rng: np.random.Generator, subset_prob: float) -> dict[str, list
         return None
     return {c: [str(w) for w in rng.choice(ws, size=int(rng.integers(3, 7)), replace=False)]
             for c, ws in CATEGORIES.items()}
+
+
+def sample_repeat_sequence(rng: np.random.Generator, length: int) -> tuple[str, int]:
+    """Random words, then the same words again: the second half can only be
+    predicted by finding the earlier occurrence and copying what followed it.
+    Returns the text and the number of words in each half."""
+    words = [w for ws in CATEGORIES.values() for w in ws] + [a for ads in ADJECTIVES.values() for a in ads]
+    half = [str(w) for w in rng.choice(words, size=length, replace=False)]
+    return " ".join(half + half), length
 
 
 def sample_sequence(rng: np.random.Generator, n_demos: int, natural_prob: float = 0.25,

@@ -8,7 +8,7 @@ monitor progress; the engine's own evaluation measures the shipped weights.
 import numpy as np
 import torch
 
-from .corpus import sample_input
+from .corpus import CANONICAL_TEMPLATE, sample_input
 from .world import CATEGORIES, FRAMES
 
 HELD_OUT_LABEL_TUPLES = [
@@ -33,7 +33,7 @@ def heldout_tasks(n_tasks: int, seed: int) -> list[tuple[list[str], list[str]]]:
 def heldout_curve(model, tok, n_tasks=20, n_queries=100, ks=(0, 1, 2, 4, 8, 16), seed=1, batch=64) -> dict:
     """Mean held-out accuracy (and chance) for each k, over n_tasks x n_queries."""
     rng = np.random.default_rng(seed + 1000)
-    template = "Text:{x}\nLabel:"
+    template = CANONICAL_TEMPLATE
     results = {}
     tasks = heldout_tasks(n_tasks, seed)
     for k in ks:

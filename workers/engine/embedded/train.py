@@ -14,9 +14,10 @@ from pathlib import Path
 
 import numpy as np
 import torch
-from transformers import LlamaConfig, LlamaForCausalLM
+from transformers import GPT2Config, GPT2LMHeadModel, LlamaConfig, LlamaForCausalLM
 
-from .corpus import sample_sequence
+from .corpus import sample_repeat_sequence, sample_sequence
+from .world import LABEL_WORDS, CATEGORIES, SUPER_CATEGORIES
 from .heldout import heldout_curve
 from .tokenizer import build_tokenizer
 
@@ -34,9 +35,16 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--layers", type=int, default=4)
     p.add_argument("--heads", type=int, default=4)
     p.add_argument("--mlp", type=int, default=384)
+    p.add_argument("--arch", choices=["llama", "gpt2"], default="llama")
     p.add_argument("--lr", type=float, default=2e-3)
     p.add_argument("--warmup", type=int, default=200)
     p.add_argument("--natural", type=float, default=0.25, help="share of sequences labelled with category names")
+    p.add_argument("--subset", type=float, default=0.5,
+                   help="share of sequences drawing keywords from 3-6 words per category (exact repeats)")
+    p.add_argument("--repeat", type=float, default=0.25,
+                   help="share of rows that are a random word sequence repeated (trains copying from context)")
+    p.add_argument("--natural-steps", type=int, default=0,
+                   help="curriculum: for this many first steps every sequence uses category names as labels")
     p.add_argument("--seed", type=int, default=0)
     p.add_argument("--eval-every", type=int, default=500)
     p.add_argument("--threads", type=int, default=0, help="torch threads (0 = all cores)")
@@ -44,23 +52,48 @@ def parse_args(argv=None) -> argparse.Namespace:
 
 
 def label_mask(ids: torch.Tensor, tok) -> torch.Tensor:
-    """True at positions holding an answer token (right after `<prefix word>:`)."""
-    colon = tok.convert_tokens_to_ids(":")
-    prefix_ids = torch.tensor(tok.convert_tokens_to_ids(list(ANSWER_PREFIX_WORDS)))
-    mask = torch.zeros_like(ids, dtype=torch.bool)
-    mask[:, 2:] = (ids[:, 1:-1] == colon) & torch.isin(ids[:, :-2], prefix_ids)
-    return mask
+    """True at positions holding an answer token (label words and category names
+    never occur inside inputs)."""
+    answer_ids = torch.tensor(tok.convert_tokens_to_ids(LABEL_WORDS + list(CATEGORIES) + list(SUPER_CATEGORIES)))
+    return torch.isin(ids, answer_ids)
 
 
-def make_batch(rng: np.random.Generator, tok, args) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    texts = [sample_sequence(rng, args.demos, args.natural)[0] for _ in range(args.batch)]
+def natural_share(step: int, args) -> float:
+    """Curriculum: category-name labels only at first (the words' categories are
+    learned in weights), then mostly arbitrary label words (learned in context)."""
+    return 1.0 if step < args.natural_steps else args.natural
+
+
+def make_batch(rng: np.random.Generator, tok, args, natural: float | None = None):
+    """(input ids, attention mask, targets) for one batch; targets are -100 except at answers."""
+    share = args.natural if natural is None else natural
+    texts, repeat_halves = [], []
+    for _ in range(args.batch):
+        if rng.random() < args.repeat:
+            text, half = sample_repeat_sequence(rng, int(rng.integers(8, 25)))
+            texts.append(text)
+            repeat_halves.append(half)
+        else:
+            texts.append(sample_sequence(rng, args.demos, share, args.subset)[0])
+            repeat_halves.append(0)
     enc = tok(texts, padding=True, return_tensors="pt", padding_side="right")
     ids, attn = enc["input_ids"], enc["attention_mask"]
-    targets = torch.where(label_mask(ids, tok) & attn.bool(), ids, torch.full_like(ids, -100))
+    mask = label_mask(ids, tok) & attn.bool()
+    for row, half in enumerate(repeat_halves):
+        if half:  # [BOS] w1..wH w1..wH: the loss is on the copied half (after its first word)
+            mask[row] = False
+            mask[row, half + 2: 2 * half + 1] = True
+    targets = torch.where(mask, ids, torch.full_like(ids, -100))
     return ids, attn, targets
 
 
-def build_model(tok, args) -> LlamaForCausalLM:
+def build_model(tok, args):
+    if getattr(args, "arch", "llama") == "gpt2":
+        config = GPT2Config(vocab_size=len(tok), n_embd=args.hidden, n_layer=args.layers, n_head=args.heads,
+                            n_inner=args.mlp, n_positions=1024, tie_word_embeddings=True,
+                            bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
+                            pad_token_id=tok.pad_token_id, resid_pdrop=0.0, embd_pdrop=0.0, attn_pdrop=0.0)
+        return GPT2LMHeadModel(config)
     config = LlamaConfig(
         vocab_size=len(tok), hidden_size=args.hidden, intermediate_size=args.mlp,
         num_hidden_layers=args.layers, num_attention_heads=args.heads,
@@ -93,7 +126,7 @@ def train(args) -> dict:
     for step in range(args.steps):
         for g in opt.param_groups:
             g["lr"] = lr_at(step, args)
-        ids, attn, targets = make_batch(rng, tok, args)
+        ids, attn, targets = make_batch(rng, tok, args, natural_share(step, args))
         out = model(input_ids=ids, attention_mask=attn, labels=targets)
         opt.zero_grad(set_to_none=True)
         out.loss.backward()
@@ -103,19 +136,25 @@ def train(args) -> dict:
         if step % 50 == 0:
             log["losses"].append({"step": step, "loss": running})
             print(f"step {step} loss {running:.4f} {time.time() - start:.0f}s", flush=True)
-        if args.eval_every and (step + 1) % args.eval_every == 0 or step + 1 == args.steps:
+        if args.eval_every and ((step + 1) % args.eval_every == 0 or step + 1 == args.steps):
             model.eval()
             curve = heldout_curve(model, tok, n_tasks=12, n_queries=32, ks=(0, 2, 8, 16), seed=1)
             model.train()
             log["evals"].append({"step": step + 1, "seconds": time.time() - start, "curve": curve})
             print(f"eval step {step + 1}: " + " ".join(f"k={k}:{v['accuracy']:.3f}" for k, v in curve.items()), flush=True)
+            save(model, tok, log, args, start)
+    save(model, tok, log, args, start)
+    return log
+
+
+def save(model, tok, log: dict, args, start: float) -> None:
+    """Write weights, tokenizer and the training log (also at every evaluation)."""
     log["train_seconds"] = time.time() - start
     log["n_parameters"] = sum(p.numel() for p in model.parameters())
     args.out.mkdir(parents=True, exist_ok=True)
     model.save_pretrained(args.out, safe_serialization=True)
     tok.save_pretrained(args.out)
     (args.out / "training_log.json").write_text(json.dumps(log, indent=1))
-    return log
 
 
 if __name__ == "__main__":

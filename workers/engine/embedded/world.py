@@ -20,6 +20,17 @@ CATEGORIES: dict[str, list[str]] = {
     "instrument": "piano violin guitar drum flute harp trumpet cello banjo organ oboe tuba clarinet bugle lute viola".split(),
 }
 
+# Typical adjectives: most inputs put one before the keyword, so a category also
+# shows in the surface form (a shared word), not only in the keyword's meaning.
+ADJECTIVES: dict[str, list[str]] = {
+    "animal": ["furry", "wild", "hungry"], "bird": ["feathered", "singing", "flying"],
+    "fish": ["slippery", "scaly", "swimming"], "fruit": ["juicy", "ripe", "sweet"],
+    "vegetable": ["leafy", "crunchy", "muddy"], "tool": ["sharp", "heavy", "rusty"],
+    "vehicle": ["fast", "noisy", "parked"], "clothing": ["warm", "woolen", "ironed"],
+    "furniture": ["wooden", "comfy", "polished"], "instrument": ["loud", "tuned", "musical"],
+}
+ADJECTIVE_SHARE = 0.7
+
 SUPER_CATEGORIES: dict[str, list[str]] = {
     "creature": ["animal", "bird", "fish"],
     "plant": ["fruit", "vegetable"],
@@ -66,6 +77,7 @@ def all_words() -> list[str]:
     words: list[str] = ["Text", "Label", "Input", "Answer", "Category", "Sentence", "Output", "Class"]
     words += sorted(frame_words(FRAMES + HELD_OUT_FRAMES))
     words += [w for ws in CATEGORIES.values() for w in ws]
+    words += [a for adjs in ADJECTIVES.values() for a in adjs]
     words += list(CATEGORIES) + list(SUPER_CATEGORIES)
     words += LABEL_WORDS
     seen: set[str] = set()
