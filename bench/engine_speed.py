@@ -23,7 +23,7 @@ import torch
 
 from bench.webcommon import update_benchmarks_md
 
-STANDARD = {"model": "embedded", "task": "animal-or-fruit", "methods": ["icl", "sft", "ia2", "ia2-sft"], "n": 4,
+STANDARD = {"model": "embedded", "task": "vehicle-tool-clothing", "methods": ["icl", "sft", "ia2", "ia2-sft"], "n": 4,
             "seeds": 3, "eval_size": 200, "similarity_size": 50}
 
 
@@ -161,7 +161,7 @@ def report(std: dict, micro: dict) -> str:
     return f"""`python -m bench.engine_speed` ({time.strftime('%Y-%m-%d')}, {platform.machine()}, {torch.get_num_threads()} torch threads, CPU, fp32).
 
 **Standard comparison** (icl, sft, ia2, ia2-sft; N=4; 3 seeds; 200 evaluation queries; similarity on 50;
-`animal-or-fruit`, embedded model; fresh process and cache): **{std['wall_seconds']:.1f} s wall**
+`vehicle-tool-clothing`, embedded model; fresh process and cache): **{std['wall_seconds']:.1f} s wall**
 (target < 60 s; {std['engine_seconds']:.1f} s inside the runner, the rest is Python and model start-up).
 
 | method | accuracy (mean ± std over seeds) | ECE | mean similarity to ICL |

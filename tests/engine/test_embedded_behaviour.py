@@ -15,7 +15,7 @@ from workers.engine.sampling import draw_split
 from workers.engine.plan import RunKey
 from workers.engine.training import StageTrainer
 
-CONFIG = {"model": "embedded", "task": "animal-or-fruit", "n": [8], "seeds": [0], "eval_size": 120,
+CONFIG = {"model": "embedded", "task": "vehicle-tool-clothing", "n": [8], "seeds": [0], "eval_size": 120,
           "similarity_size": 40}
 
 
@@ -37,7 +37,7 @@ def comparison():
 
 
 def by_method(results):
-    return {r["method"]: r for r in results["runs"] if r["eval_task"] == "animal-or-fruit"}
+    return {r["method"]: r for r in results["runs"] if r["eval_task"] == "vehicle-tool-clothing"}
 
 
 def test_icl_beats_zero_shot_on_a_held_out_builtin_task(comparison):

@@ -98,7 +98,7 @@ class StageTrainer:
                     part = batch[m:m + micro]
                     loss = self.loss(stage, part) * (len(part) / len(batch))
                     loss.backward()
-                    value += float(loss)
+                    value += float(loss.detach())
                 opt.step()
                 step += 1
                 history.append({"stage": stage, "step": step, "epoch": epoch, "loss": value, "lr": lr})

@@ -14,10 +14,10 @@ import numpy as np
 from .world import (ADJECTIVE_SHARE, ADJECTIVES, CATEGORIES, FRAMES, HELD_OUT_LABEL_WORDS, LABEL_WORDS,
                     SUPER_CATEGORIES)
 
-# The model's own format puts the answer right after the input ("Text:{x} " then
-# the label), so a demonstration's label directly follows its keyword; the
-# "\nLabel:"-style formats users often write are mixed in.
-CANONICAL_TEMPLATE = "Text:{x} "
+# The model's own format puts the answer right after the input ("{x} " then the
+# label), so a demonstration's label directly follows its keyword; the
+# "Text:{x}\nLabel:"-style formats users often write are mixed in.
+CANONICAL_TEMPLATE = "{x} "
 TEMPLATES = [
     (CANONICAL_TEMPLATE, 0.6),
     ("Text:{x}\nLabel:", 0.25),
@@ -90,7 +90,8 @@ def sample_repeat_sequence(rng: np.random.Generator, length: int) -> tuple[str, 
     """Random words, then the same words again: the second half can only be
     predicted by finding the earlier occurrence and copying what followed it.
     Returns the text and the number of words in each half."""
-    words = [w for ws in CATEGORIES.values() for w in ws] + [a for ads in ADJECTIVES.values() for a in ads]
+    words = ([w for ws in CATEGORIES.values() for w in ws] + [a for ads in ADJECTIVES.values() for a in ads]
+             + LABEL_WORDS + list(CATEGORIES))
     half = [str(w) for w in rng.choice(words, size=length, replace=False)]
     return " ".join(half + half), length
 

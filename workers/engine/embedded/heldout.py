@@ -1,9 +1,11 @@
-"""Held-out in-context learning check for the embedded model.
+"""Held-out in-context learning tasks for the embedded model, and a quick check
+used while training.
 
-Builds tasks whose label tuple is made only of held-out label words (an
-assignment never seen in training), prompts the model with k demonstrations and
-scores the label set at the answer position. Used by the training script to
-monitor progress; the engine's own evaluation measures the shipped weights.
+A held-out task has 2 or 3 classes; each class is 4 keywords drawn from one
+category, and the label tuple is made only of held-out label words (an
+assignment never seen in training). Tasks are counterbalanced over label orders. Queries and demonstrations are sentences in
+the model's canonical format. The engine's heldout_eval measures the shipped
+weights with its own scoring on these tasks.
 """
 import numpy as np
 import torch
@@ -11,49 +13,65 @@ import torch
 from .corpus import CANONICAL_TEMPLATE, sample_input
 from .world import CATEGORIES, FRAMES
 
+WORDS_PER_CLASS = 4
 HELD_OUT_LABEL_TUPLES = [
-    ["yes", "no"], ["A", "B"], ["positive", "negative"], ["good", "bad"], ["no", "yes"],
-    ["B", "A"], ["C", "D"], ["negative", "positive"], ["bad", "good"], ["D", "A"],
-    ["A", "B", "C"], ["positive", "negative", "neutral"], ["yes", "no", "A"], ["B", "C", "D"],
+    ["yes", "no"], ["A", "B"], ["positive", "negative"], ["A", "B", "C"], ["good", "bad"], ["C", "D"],
+    ["positive", "negative", "neutral"], ["D", "A"], ["yes", "no", "A"], ["bad", "good"], ["B", "C", "D"],
 ]
 
 
-def heldout_tasks(n_tasks: int, seed: int) -> list[tuple[list[str], list[str]]]:
-    """(categories, labels) pairs: each category is one class."""
+def heldout_tasks(n_tasks: int, seed: int) -> list[tuple[list[str], list[str], dict[str, list[str]]]]:
+    """(categories, labels, keywords per category) for each held-out task.
+
+    Counterbalanced: every drawn class set appears with each rotation of its label
+    tuple (2 tasks for a 2-way set, 3 for a 3-way set), so a fixed preference for
+    one label word cannot move the average away from chance."""
     rng = np.random.default_rng(seed)
     tasks = []
-    for i in range(n_tasks):
+    i = 0
+    while len(tasks) < n_tasks:
         labels = HELD_OUT_LABEL_TUPLES[i % len(HELD_OUT_LABEL_TUPLES)]
+        i += 1
+        if len(tasks) + len(labels) > n_tasks:
+            labels = HELD_OUT_LABEL_TUPLES[0]
         cats = [str(c) for c in rng.choice(list(CATEGORIES), size=len(labels), replace=False)]
-        tasks.append((cats, labels))
-    return tasks
+        vocab = {c: [str(w) for w in rng.choice(CATEGORIES[c], size=WORDS_PER_CLASS, replace=False)] for c in cats}
+        for shift in range(len(labels)):
+            tasks.append((cats, labels[shift:] + labels[:shift], vocab))
+    return tasks[:n_tasks]
+
+
+def heldout_prompts(rng, cats, labels, vocab, k: int, n_queries: int, template: str = CANONICAL_TEMPLATE):
+    """n_queries ICL prompts with k random demonstrations each; (prompts, inputs, gold indices)."""
+    prompts, inputs, golds = [], [], []
+    for _ in range(n_queries):
+        demos = []
+        for _ in range(k):
+            c = int(rng.integers(len(cats)))
+            demos.append(template.replace("{x}", sample_input(rng, [cats[c]], FRAMES, vocab)) + labels[c])
+        g = int(rng.integers(len(cats)))
+        x = sample_input(rng, [cats[g]], FRAMES, vocab)
+        prompts.append("\n\n".join(demos + [template.replace("{x}", x)]))
+        inputs.append(x)
+        golds.append(g)
+    return prompts, inputs, golds
 
 
 @torch.no_grad()
 def heldout_curve(model, tok, n_tasks=20, n_queries=100, ks=(0, 1, 2, 4, 8, 16), seed=1, batch=64) -> dict:
     """Mean held-out accuracy (and chance) for each k, over n_tasks x n_queries."""
     rng = np.random.default_rng(seed + 1000)
-    template = CANONICAL_TEMPLATE
     results = {}
     tasks = heldout_tasks(n_tasks, seed)
     for k in ks:
         correct, chance = [], []
-        for cats, labels in tasks:
-            label_ids = [tok.convert_tokens_to_ids(l) for l in labels]
-            prompts, golds = [], []
-            for _ in range(n_queries):
-                demos = []
-                for _ in range(k):
-                    c = int(rng.integers(len(cats)))
-                    demos.append(template.format(x=sample_input(rng, [cats[c]], FRAMES)) + labels[c])
-                g = int(rng.integers(len(cats)))
-                prompts.append("\n\n".join(demos + [template.format(x=sample_input(rng, [cats[g]], FRAMES))]))
-                golds.append(g)
+        for cats, labels, vocab in tasks:
+            label_ids = [tok.convert_tokens_to_ids(label) for label in labels]
+            prompts, _, golds = heldout_prompts(rng, cats, labels, vocab, k, n_queries)
             for i in range(0, len(prompts), batch):
                 enc = tok(prompts[i:i + batch], padding=True, return_tensors="pt", padding_side="left")
                 logits = model(**enc).logits[:, -1, label_ids]
-                pred = logits.argmax(-1)
-                correct += (pred == torch.tensor(golds[i:i + batch])).tolist()
+                correct += (logits.argmax(-1) == torch.tensor(golds[i:i + batch])).tolist()
             chance.append(1 / len(labels))
         results[k] = {"accuracy": float(np.mean(correct)), "chance": float(np.mean(chance))}
     return results
