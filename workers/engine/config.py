@@ -11,7 +11,7 @@ Keys (YAML or JSON for the CLI, a dict for the web app):
   eval_size        evaluation queries per evaluation task (200)
   similarity_size  evaluation queries used for activation similarity (50)
   adapter          {type: lora|ia3, r: 8, alpha: 8, dropout: 0, target_modules: [q_proj, k_proj, o_proj]}
-  training         {lr: [1e-3], max_epochs: 50, patience: 5, batch_size: 4, micro_batch_size: 0,
+  training         {lr: [1e-4, 3e-4, 1e-3] ([1e-3, 1e-2, 3e-2] for the embedded model), max_epochs: 50, patience: 5, batch_size: 4, micro_batch_size: 0,
                     joint_weight: 0.5, soft_top_k: 32}
   device           auto | cpu | cuda | cuda:N
   dtype            auto (bf16 on GPU, fp32 on CPU) | bf16 | fp16 | fp32
@@ -32,6 +32,10 @@ METHOD_STAGES = {
 }
 METHOD_TITLES = {"base": "Base (0-shot)", "icl": "ICL", "sft": "SFT", "ia2": "IA2", "ia2-sft": "IA2->SFT",
                  "ia2+sft": "IA2+SFT", "soft-sft": "Soft-label SFT", "sft-ia2": "SFT->IA2"}
+# Learning rates searched on the dev split when `training.lr` is not given: the
+# paper's grid for real models; higher rates for the small embedded model.
+PAPER_LR_GRID = [1e-4, 3e-4, 1e-3]
+EMBEDDED_LR_GRID = [1e-3, 1e-2, 3e-2]
 KNOWN_KEYS = {"model", "task", "eval_tasks", "methods", "n", "seeds", "icl_demos", "eval_size",
               "similarity_size", "adapter", "training", "device", "dtype", "eval_batch_size", "max_new_tokens"}
 
@@ -77,6 +81,13 @@ def _positive_int(d: dict, key: str, default: int, minimum: int = 1) -> int:
     return value
 
 
+def _training(d: dict) -> TrainingSettings:
+    training = dict(d.get("training") or {})
+    if "lr" not in training:
+        training["lr"] = list(EMBEDDED_LR_GRID if str(d.get("model") or "embedded") == "embedded" else PAPER_LR_GRID)
+    return TrainingSettings.from_dict(training)
+
+
 def parse_config(d: dict) -> ExperimentConfig:
     """Check a config dict and fill in defaults; raises ConfigError naming the bad key."""
     if not isinstance(d, dict):
@@ -111,7 +122,7 @@ def parse_config(d: dict) -> ExperimentConfig:
         methods=list(dict.fromkeys(methods)), n=_int_list(d.get("n", [4]), "n", 1), seeds=seeds,
         icl_demos=icl_demos, eval_size=_positive_int(d, "eval_size", 200),
         similarity_size=_positive_int(d, "similarity_size", 50, minimum=0),
-        adapter=AdapterSettings.from_dict(d.get("adapter")), training=TrainingSettings.from_dict(d.get("training")),
+        adapter=AdapterSettings.from_dict(d.get("adapter")), training=_training(d),
         device=str(d.get("device") or "auto"), dtype=str(d.get("dtype") or "auto"),
         eval_batch_size=_positive_int(d, "eval_batch_size", 32),
         max_new_tokens=_positive_int(d, "max_new_tokens", 64))
