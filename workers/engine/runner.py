@@ -74,6 +74,7 @@ def execute_run(config, key: RunKey, on_progress=None, should_cancel=None, cache
             m = (metrics_from_logprobs(et, ev.inputs, ev.golds, ev.label_logprobs) if et.kind == "classification"
                  else metrics_from_texts(et, ev.inputs, ev.golds, ev.texts))
             results.append(_result(key, et, m, {}, [], {**timings, "eval": ev.seconds}, lm, work, reused, []))
+        reporter.tick("done", 1, 1)
         return results
     history, artifacts = [], []
     model = lm.model
