@@ -1,9 +1,11 @@
 """Progress event latency: a worker-side ProgressRecorder (the same code a Celery job
 uses) emits ~500 progress events through the real channel layer (channels_redis on
-Redis); a websocket client connected to the running app (daphne) receives them. The
-latency of each event is the receive time minus the emit time (same clock). Uses a
-dedicated Postgres database (`labbench_progress`, created and dropped here) and Redis
-db 14. Prints a JSON summary and updates `## Progress event latency` in BENCHMARKS.md.
+Redis); a websocket client connected to the running app receives them. The latency
+of each event is the receive time minus the emit time (same clock). Uses a dedicated
+Postgres database (`labbench_progress`, created and dropped here) and Redis db 14. The
+app runs as `python -m webapp.serve` with REDIS_URL set (uvicorn, WEB_CONCURRENCY
+processes); the websocket lands on one of them. Prints a JSON summary and updates
+`## Progress event latency` in BENCHMARKS.md.
 
     .venv/bin/python -m bench.progress_latency [--events 500] [--interval 0.02]
 """
@@ -31,6 +33,7 @@ def main(argv=None):
     recreate_database(DB_NAME)
     url = pg_url(DB_NAME)
     server = ws = None
+    processes = 0
     latencies, missing = [], 0
     try:
         setup_django(url, redis_url=REDIS_URL)
@@ -48,6 +51,7 @@ def main(argv=None):
         connection.close()
 
         server = Server(url, redis_url=REDIS_URL, log_path=ROOT / "var" / "bench-progress-server.log")
+        processes = len(server.processes()) - 1  # uvicorn's worker processes (Redis mode)
         cookie = login(server.base, "bench", "bench-pw")
         ws = WebSocket("127.0.0.1", server.port, f"/ws/experiments/{exp.pk}/", cookie, server.base)
         ws.send_json({"type": "resume", "last_event": 0, "last_point": 0})
@@ -95,13 +99,16 @@ def main(argv=None):
                "p50_ms": round(percentile(latencies, 0.5), 1), "p95_ms": round(percentile(latencies, 0.95), 1),
                "max_ms": round(max(latencies), 1), "target_p95_ms": TARGET_MS,
                "under_target": percentile(latencies, 0.95) < TARGET_MS,
-               "machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "date": time.strftime("%Y-%m-%d")}
+               "machine": f"{platform.machine()}, {os.cpu_count()} CPUs", "date": time.strftime("%Y-%m-%d"),
+               "server_processes": processes, "loadavg": [round(x, 2) for x in os.getloadavg()]}
     print(json.dumps(summary, indent=1))
     update_benchmarks_md("Progress event latency", f"""
-`python -m bench.progress_latency` ({summary['date']}, {summary['machine']}; shared with other jobs).
+`python -m bench.progress_latency` ({summary['date']}, {summary['machine']}; load average
+{summary['loadavg'][0]} at the end).
 A worker-side `ProgressRecorder` (what a Celery job runs; each event is written to Postgres, then
 broadcast) emits {args.events} progress events {int(args.interval * 1000)} ms apart through channels_redis
-(Redis); a websocket client connected to the running daphne app receives them. Latency = receive
+(Redis); a websocket client connected to the running app (`python -m webapp.serve` in Redis mode:
+uvicorn, {processes} worker processes) receives them. Latency = receive
 time - emit time (the emit time is taken before the database write). Target: p95 < {TARGET_MS} ms.
 
 | events | received | p50 ms | p95 ms | max ms |

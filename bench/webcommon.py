@@ -1,5 +1,5 @@
 """Shared pieces of the web benchmarks: a throwaway Postgres database, the app server
-as a subprocess, a signed-in session over urllib, percentiles, a minimal websocket
+as a subprocess (either mode), a signed-in session over urllib, percentiles, a minimal websocket
 client, and updating one section of BENCHMARKS.md."""
 import base64
 import http.cookiejar
@@ -55,14 +55,17 @@ def free_port():
 
 
 class Server:
-    """`python -m webapp.serve` (daphne) on a free port, against the given database."""
+    """`python -m webapp.serve` on a free port, against the given database: one daphne
+    process without `redis_url` (embedded mode), uvicorn with WEB_CONCURRENCY processes
+    with it (Redis mode). `extra_env` adds variables (e.g. WEB_CONCURRENCY)."""
 
-    def __init__(self, database_url, redis_url="", log_path=None):
+    def __init__(self, database_url, redis_url="", log_path=None, extra_env=None):
         self.port = free_port()
         env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL",)}
         env.update(DATABASE_URL=database_url, PORT=str(self.port), LAB_EXECUTOR="manual", PYTHONPATH=str(ROOT),
                    DJANGO_SETTINGS_MODULE="webapp.settings", SECRET_KEY=env.get("SECRET_KEY", "bench-secret-key"),
                    LOG_LEVEL="WARNING")
+        env.update({k: str(v) for k, v in (extra_env or {}).items()})
         if redis_url:
             env["REDIS_URL"] = redis_url
         self.log = open(log_path or os.devnull, "wb")
@@ -79,6 +82,19 @@ class Server:
             except OSError:
                 time.sleep(0.3)
         raise RuntimeError("the app server did not come up")
+
+    def processes(self):
+        """pids of the server process and the worker processes it spawned (Linux /proc)."""
+        pids = [self.proc.pid]
+        for stat in Path("/proc").glob("[0-9]*/stat"):
+            try:
+                fields = stat.read_text().rsplit(")", 1)[1].split()
+                cmdline = (stat.parent / "cmdline").read_bytes()
+            except (OSError, IndexError):
+                continue
+            if int(fields[1]) == self.proc.pid and b"spawn_main" in cmdline:
+                pids.append(int(stat.parent.name))
+        return pids
 
     def stop(self):
         self.proc.terminate()

@@ -1,9 +1,10 @@
 """Django settings, read from the environment with django-environ.
 
 DATABASE_URL (default SQLite at var/db.sqlite3), REDIS_URL (absent = embedded
-single-machine mode: in-memory channel layer + in-process worker thread;
-present = channels_redis + Celery with a Redis broker), SECRET_KEY, DEBUG
-(DJANGO_DEBUG=1 or DJANGO_ENV=development), ALLOWED_HOSTS, PORT.
+single-machine mode: in-memory channel layer + in-process worker thread + local-memory
+cache; present = channels_redis + Celery with a Redis broker + Redis cache), SECRET_KEY,
+DEBUG (DJANGO_DEBUG=1 or DJANGO_ENV=development), ALLOWED_HOSTS, PORT, WEB_CONCURRENCY,
+WEB_THREADS, LAB_DB_POOL (+ DB_POOL_MIN_SIZE/MAX_SIZE/TIMEOUT), LAB_HEARTBEAT_TIMEOUT, LAB_REAPER_INTERVAL.
 """
 import importlib.util
 import os
@@ -102,7 +103,23 @@ if UNDER_PYTEST and env.str("TEST_DATABASE_URL", default=""):
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
 else:
-    DATABASES["default"].setdefault("CONN_HEALTH_CHECKS", True)
+    DATABASES["default"]["CONN_HEALTH_CHECKS"] = True
+    # Connection pool (psycopg_pool) for the ASGI web processes: Django runs each request's
+    # sync code in a fresh thread, so CONN_MAX_AGE cannot keep a connection between requests;
+    # the pool can. webapp/serve.py and webapp/asgi.py turn it on (LAB_DB_POOL=1) before the
+    # settings load; Celery workers and tests keep plain connections. The pool checks a
+    # connection before handing it out (CONN_HEALTH_CHECKS) and replaces dead ones, so the
+    # app recovers from a Postgres restart by itself (tests/web/test_pool_outage.py).
+    DB_POOL = env.bool("LAB_DB_POOL", default=False)
+    if DB_POOL:
+        DATABASES["default"]["CONN_MAX_AGE"] = 0  # the pool keeps the connections
+        DATABASES["default"].setdefault("OPTIONS", {})["pool"] = {
+            "min_size": env.int("DB_POOL_MIN_SIZE", default=2),
+            "max_size": env.int("DB_POOL_MAX_SIZE", default=12),
+            "timeout": env.float("DB_POOL_TIMEOUT", default=10.0),  # then 503 "database unreachable"
+            "max_idle": 300,
+            "name": "lab-web",
+        }
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
@@ -139,17 +156,56 @@ EMBEDDED_MODE = not REDIS_URL
 # "celery" (Redis present), "thread" (embedded in-process worker), "manual" (tests: leave queued)
 LAB_EXECUTOR = "manual" if UNDER_PYTEST else env.str("LAB_EXECUTOR", default="thread" if EMBEDDED_MODE else "celery")
 LAB_EXPECT_GPU_WORKER = env.bool("LAB_GPU_WORKER", default=False)
-LAB_HEARTBEAT_TIMEOUT = env.int("LAB_HEARTBEAT_TIMEOUT", default=60)
+LAB_HEARTBEAT_TIMEOUT = env.int("LAB_HEARTBEAT_TIMEOUT", default=30)
+# seconds between passes of the web process's reaper thread (0 = off; off under pytest,
+# where tests start it themselves with a short interval)
+LAB_REAPER_INTERVAL = 0.0 if UNDER_PYTEST else env.float("LAB_REAPER_INTERVAL", default=10.0)
+# a run whose worker died is started again by the redelivered job up to this many times
+LAB_MAX_ATTEMPTS = env.int("LAB_MAX_ATTEMPTS", default=2)
+# HTTP worker processes in Redis mode (uvicorn --workers); embedded mode always serves
+# with one daphne process (the in-memory channel layer and the worker thread live in it)
+WEB_CONCURRENCY = env.int("WEB_CONCURRENCY", default=max(2, os.cpu_count() or 1))
+# requests per web process that run Django code at the same time (the rest wait their turn
+# in the event loop; 0 = no limit), see webapp/asgi.py
+WEB_THREADS = env.int("WEB_THREADS", default=4)
 LAB_EVENT_MIN_INTERVAL = env.float("LAB_EVENT_MIN_INTERVAL", default=0.5)
 LAB_MAX_CHART_POINTS = 2000
+
+
+def redis_channel_layer(url):
+    """channels_redis on `url`. The socket read timeout must outlast channels_redis's 5 s
+    blocking BZPOPMIN: redis-py 8 defaults it to 5 s, which made every idle websocket
+    consumer crash (close 1011) after ~5 s (django/channels_redis#422)."""
+    return {
+        "BACKEND": "channels_redis.core.RedisChannelLayer",
+        "CONFIG": {"hosts": [{"address": url, "socket_timeout": 15, "socket_connect_timeout": 5}]},
+    }
+
 
 if EMBEDDED_MODE:
     CHANNEL_LAYERS = {"default": {"BACKEND": "channels.layers.InMemoryChannelLayer"}}
 else:
-    CHANNEL_LAYERS = {
+    CHANNEL_LAYERS = {"default": redis_channel_layer(REDIS_URL)}
+
+# Derived payloads (results.json, per-example tables, a finished experiment's history and
+# runs-table rows) are cached under keys that change with Experiment.results_version. Redis mode shares one
+# cache between the web processes; embedded mode has one process, so local memory is enough.
+if REDIS_URL:
+    CACHES = {
         "default": {
-            "BACKEND": "channels_redis.core.RedisChannelLayer",
-            "CONFIG": {"hosts": [REDIS_URL]},
+            "BACKEND": "django.core.cache.backends.redis.RedisCache",
+            "LOCATION": REDIS_URL,
+            "TIMEOUT": 6 * 3600,
+            "OPTIONS": {"socket_connect_timeout": 1, "socket_timeout": 1,
+                        "pool_class": "webapp.lab.services.cache.SharedConnectionPool"},
+        }
+    }
+else:
+    CACHES = {
+        "default": {
+            "BACKEND": "django.core.cache.backends.locmem.LocMemCache",
+            "TIMEOUT": 6 * 3600,
+            "OPTIONS": {"MAX_ENTRIES": 500},
         }
     }
 

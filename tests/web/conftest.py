@@ -1,5 +1,5 @@
 """Fixtures for the web tests: users, tasks, a fake engine runner that follows
-CONTRACT.md, and MEDIA_ROOT in a temporary folder."""
+CONTRACT.md, MEDIA_ROOT in a temporary folder and an empty cache per test."""
 import time
 from collections import namedtuple
 
@@ -12,6 +12,19 @@ FakeKey = namedtuple("FakeKey", "method n seed")
 def _media_root(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.LAB_EXECUTOR = "manual"
+
+
+@pytest.fixture(autouse=True)
+def _empty_cache():
+    """Cached payloads never leak from one test into the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    try:
+        cache.clear()
+    except Exception:  # a test pointed the cache at an unreachable server
+        pass
 
 
 @pytest.fixture

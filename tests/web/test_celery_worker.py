@@ -1,7 +1,8 @@
 """A real Celery worker (subprocess, Redis broker, the test Postgres database) runs an
 experiment launched through the form; its stored numbers equal the engine's own;
 its progress reaches a websocket client through channels_redis; a worker killed
-with SIGKILL mid-run leaves the run failed with the reason shown.
+with SIGKILL mid-run leaves the run failed with the reason shown (by the periodic
+reaper, with no page load) and pushed to the websocket client.
 
 Needs Redis (REDIS_URL_FOR_TESTS, default redis://127.0.0.1:6379/15) and Postgres
 (TEST_DATABASE_URL); skipped otherwise. The worker points at pytest-django's test
@@ -40,8 +41,9 @@ def redis_mode(settings, tmp_path):
     redis_or_skip()
     settings.LAB_EXECUTOR = "celery"
     settings.REDIS_URL = REDIS_URL
-    settings.CHANNEL_LAYERS = {"default": {"BACKEND": "channels_redis.core.RedisChannelLayer",
-                                           "CONFIG": {"hosts": [REDIS_URL]}}}
+    from webapp.settings import redis_channel_layer
+
+    settings.CHANNEL_LAYERS = {"default": redis_channel_layer(REDIS_URL)}
     point_celery_at(REDIS_URL)
     call_command("load_builtin_tasks", verbosity=0)
     yield {"db_url": db_url, "tmp": tmp_path}
@@ -159,7 +161,12 @@ def _compare_with_engine(exp, cache_dir):
 
 
 def test_worker_killed_mid_run_is_marked_failed(redis_mode, client, user, settings):
+    """Nobody loads a page and no other worker runs: the web process's periodic reaper
+    fails the run, and a websocket client of the experiment is told."""
+    from webapp.lab.services.reaper import start_periodic_reaper, stop_periodic_reaper
+
     worker = _start_worker(redis_mode, name="doomed")
+    listener = None
     try:
         client.force_login(user)
         task = Task.objects.get(name="animal-or-fruit")
@@ -167,6 +174,10 @@ def test_worker_killed_mid_run_is_marked_failed(redis_mode, client, user, settin
                                                                 similarity_size=10))
         assert resp.status_code == 302
         run = Experiment.objects.get().runs.get()
+        listener = WebsocketListener(run.experiment_id, user)
+        listener.start()
+        listener.connected.wait(15)
+        assert listener.error is None, listener.error
         wait_for(lambda: Run.objects.get(pk=run.pk).state == Run.RUNNING, 60, interval=0.1,
                  what="the worker to start the run")
         os.kill(worker.proc.pid, signal.SIGKILL)
@@ -176,14 +187,19 @@ def test_worker_killed_mid_run_is_marked_failed(redis_mode, client, user, settin
         worker.stop()
     assert Run.objects.get(pk=run.pk).state == Run.RUNNING
 
-    settings.LAB_HEARTBEAT_TIMEOUT = 15  # production default: 60 s
-
-    def reaped():
-        page = client.get(f"/experiments/{run.experiment_id}/")  # loading the page runs the reaper
-        return Run.objects.get(pk=run.pk).state == Run.FAILED and page
-
-    page = wait_for(reaped, 60, interval=2, what="the killed run to be marked failed")
-    assert time.monotonic() - killed_at < 60
+    settings.LAB_HEARTBEAT_TIMEOUT = 15  # production default: 30 s, reaper every 10 s
+    start_periodic_reaper(interval=2)
+    try:
+        wait_for(lambda: Run.objects.get(pk=run.pk).state == Run.FAILED, 60, interval=0.5,
+                 what="the killed run to be marked failed")
+        assert time.monotonic() - killed_at < 60
+        wait_for(lambda: any(m.get("type") == "event" and m["run"]["state"] == "failed" for m in listener.messages),
+                 10, what="the failed state to reach the websocket client")
+    finally:
+        stop_periodic_reaper()
+        listener.stopped.set()
+        listener.join(10)
     run.refresh_from_db()
     assert "worker lost" in run.error and run.finished_at
+    page = client.get(f"/experiments/{run.experiment_id}/")
     assert "worker lost (no heartbeat for 15 s)" in page.content.decode()

@@ -26,7 +26,7 @@ def test_reaper_fails_runs_without_heartbeat(user, client):
     queued = Run.objects.create(experiment=exp, method="sft", n=4, seed=2)
     assert [r.pk for r in reap_stale_runs()] == [stale.pk]
     stale.refresh_from_db(), fresh.refresh_from_db(), queued.refresh_from_db()
-    assert stale.state == "failed" and stale.error == "worker lost (no heartbeat for 60 s)"
+    assert stale.state == "failed" and stale.error == "worker lost (no heartbeat for 30 s)"  # default timeout: 30 s
     assert fresh.state == "running" and queued.state == "queued"
     assert RunEvent.objects.filter(run=stale, kind="state").exists()
     assert reap_stale_runs() == []

@@ -119,6 +119,9 @@ class Experiment(models.Model):
     target_modules = models.JSONField(default=list)
     config = models.JSONField(default=dict)
     created_at = models.DateTimeField(auto_now_add=True)
+    # bumped (in the same transaction) whenever one of its runs changes state: cached
+    # results/history payloads are keyed by it, so a state change invalidates them
+    results_version = models.PositiveIntegerField(default=0)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -127,10 +130,20 @@ class Experiment(models.Model):
         return self.name or f"Experiment {self.pk}"
 
     def state_counts(self):
+        """{state: count} of its runs (the list page sets `counts` for all experiments in one query)."""
+        counts = getattr(self, "counts", None)
+        if counts is not None:
+            return counts
         counts = {}
         for state in self.runs.values_list("state", flat=True):
             counts[state] = counts.get(state, 0) + 1
         return counts
+
+    def cache_key(self, kind, *parts):
+        """Cache key of a derived payload; changes when a run changes state (results_version).
+        created_at guards against a reused id (a database reset) meeting an old entry."""
+        stamp = int(self.created_at.timestamp() * 1e6) if self.created_at else 0
+        return ":".join(str(p) for p in ("lab", kind, self.pk, stamp, self.results_version, *parts))
 
 
 class Run(models.Model):
@@ -158,9 +171,14 @@ class Run(models.Model):
     queued_at = models.DateTimeField(default=timezone.now)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    # "host:pid" of the process executing the run, and how many times it was started
+    # (a job redelivered after its worker died runs again, up to LAB_MAX_ATTEMPTS)
+    worker = models.CharField(max_length=200, blank=True)
+    attempts = models.PositiveSmallIntegerField(default=0)
 
     class Meta:
         ordering = ["id"]
+        indexes = [models.Index(fields=["experiment", "state"])]
 
     def __str__(self):
         return f"{self.method} N={self.n} seed={self.seed}"

@@ -39,9 +39,12 @@ def _order(method):
 
 
 def compare(experiment):
+    """Summary (mean/std over seeds), ICL baseline, reliability, per-layer similarity and the
+    table of every done run's metrics."""
     results = list(
         EvalResult.objects.filter(run__experiment=experiment, run__state="done")
-        .select_related("run").prefetch_related("layers").order_by("run__method", "run__n", "run__seed", "id")
+        .select_related("run").defer("timings", "run__message", "run__error")  # two queries in all
+        .prefetch_related("layers").order_by("run__method", "run__n", "run__seed", "id")
     )
     groups = defaultdict(list)
     for r in results:
@@ -93,18 +96,19 @@ def compare(experiment):
 
 
 def per_example(experiment, eval_task, n, seed):
-    """Which eval examples each method gets right or wrong, with confidences."""
+    """Which eval examples each method gets right or wrong, with confidences (one query)."""
     preds = (
         Prediction.objects.filter(result__run__experiment=experiment, result__eval_task_name=eval_task,
                                   result__run__n=n, result__run__seed=seed, result__run__state="done")
-        .select_related("result__run").order_by("index")
+        .order_by("index", "id")
+        .values_list("index", "input", "gold", "predicted", "correct", "confidence", "label_probs",
+                     "result__run__method")
     )
     rows, methods = {}, set()
-    for p in preds:
-        method = p.result.run.method
+    for index, inp, gold, predicted, correct, confidence, label_probs, method in preds:
         methods.add(method)
-        row = rows.setdefault(p.index, {"index": p.index, "input": p.input, "gold": p.gold, "by_method": {}})
-        row["by_method"][method] = {"predicted": p.predicted, "correct": p.correct, "confidence": p.confidence,
-                                    "label_probs": p.label_probs}
+        row = rows.setdefault(index, {"index": index, "input": inp, "gold": gold, "by_method": {}})
+        row["by_method"][method] = {"predicted": predicted, "correct": correct, "confidence": confidence,
+                                    "label_probs": label_probs}
     return {"eval_task": eval_task, "n": n, "seed": seed, "methods": sorted(methods, key=_order),
             "method_labels": METHOD_LABELS, "examples": [rows[i] for i in sorted(rows)]}

@@ -8,9 +8,10 @@ import time
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import F
 from django.utils import timezone
 
-from ..models import MetricPoint, Run, RunEvent
+from ..models import Experiment, MetricPoint, Run, RunEvent
 from . import broadcast
 
 
@@ -53,18 +54,35 @@ def serialize_point(p):
 
 
 def publish(run, event=None, points=()):
+    _send(run.experiment_id, run.snapshot(), event, points)
+
+
+def _send(experiment_id, run_snapshot, event=None, points=()):
     broadcast.send(
-        broadcast.experiment_group(run.experiment_id),
+        broadcast.experiment_group(experiment_id),
         {
             "type": "lab.event",
             "payload": {
                 "type": "event",
-                "run": run.snapshot(),
+                "run": run_snapshot,
                 "event": serialize_event(event) if event else None,
                 "points": [serialize_point(p) for p in points],
             },
         },
     )
+
+
+def publish_on_commit(run, event):
+    """Broadcast once the surrounding transaction (if any) has committed, so a client that
+    reacts to the message (reloads results, history) reads the new state. The run's
+    snapshot is taken now."""
+    experiment_id, snapshot = run.experiment_id, run.snapshot()
+    transaction.on_commit(lambda: _send(experiment_id, snapshot, event), robust=True)
+
+
+def bump_results_version(experiment_id):
+    """Invalidate the experiment's cached payloads (their keys contain the version)."""
+    Experiment.objects.filter(pk=experiment_id).update(results_version=F("results_version") + 1)
 
 
 def set_state(run, state, message="", error=None, **fields):
@@ -90,7 +108,8 @@ def set_state(run, state, message="", error=None, **fields):
         run.save(update_fields=sorted(update))
         ev = RunEvent.objects.create(run=run, kind="state", stage=run.stage, step=run.step, total=run.total,
                                      message=f"{state}: {message or error or ''}".strip(": "))
-    publish(run, ev)
+        bump_results_version(run.experiment_id)
+    publish_on_commit(run, ev)
     return ev
 
 
@@ -98,7 +117,7 @@ def note(run, message):
     """Persist and broadcast a state note without touching the run's row."""
     ev = RunEvent.objects.create(run=run, kind="state", stage=run.stage, step=run.step, total=run.total,
                                  message=message)
-    publish(run, ev)
+    publish_on_commit(run, ev)
     return ev
 
 

@@ -1,6 +1,5 @@
 """History of an experiment for a page opened mid-run and for websocket catch-up."""
 from django.conf import settings
-from django.db.models import Max
 
 from ..models import MetricPoint, RunEvent
 from .downsample import downsample
@@ -10,14 +9,16 @@ MAX_REPLAY = 5000
 
 
 def full_history(experiment, recent_events=200):
-    """Run snapshots, recent events and every loss series (downsampled)."""
+    """Run snapshots, recent events and every loss series (downsampled); three queries."""
     runs = list(experiment.runs.all())
     series = {}
+    last_point = 0
     rows = MetricPoint.objects.filter(run__experiment=experiment).order_by("run_id", "series", "step", "id")
-    for run_id, name, step, value in rows.values_list("run_id", "series", "step", "value").iterator():
+    for point_id, run_id, name, step, value in rows.values_list("id", "run_id", "series", "step", "value").iterator():
         s = series.setdefault(str(run_id), {}).setdefault(name, ([], []))
         s[0].append(step)
         s[1].append(value)
+        last_point = max(last_point, point_id)
     out_series = {}
     for run_id, by_name in series.items():
         out_series[run_id] = {}
@@ -25,14 +26,12 @@ def full_history(experiment, recent_events=200):
             x, y = downsample(steps, values, settings.LAB_MAX_CHART_POINTS)
             out_series[run_id][name] = {"steps": x, "values": y, "total_points": len(values)}
     events = list(RunEvent.objects.filter(run__experiment=experiment).order_by("-id")[:recent_events])[::-1]
-    last_event = RunEvent.objects.filter(run__experiment=experiment).aggregate(m=Max("id"))["m"] or 0
-    last_point = MetricPoint.objects.filter(run__experiment=experiment).aggregate(m=Max("id"))["m"] or 0
     return {
         "experiment": experiment.id,
         "runs": [r.snapshot() for r in runs],
         "events": [serialize_event(e) for e in events],
         "series": out_series,
-        "last_event": last_event,
+        "last_event": events[-1].id if events else 0,
         "last_point": last_point,
     }
 

@@ -1,20 +1,55 @@
-"""JSON endpoints: live history, compare results, per-example predictions."""
-from django.contrib.auth.decorators import login_required
-from django.http import HttpResponseBadRequest, JsonResponse
+"""JSON endpoints: live history, compare results, per-example predictions.
 
+Results and per-example tables only contain finished ("done") runs, and a finished
+experiment's history no longer changes, so these payloads are served from the cache
+(keyed by `Experiment.cache_key`, which changes whenever a run changes state) with an
+ETag: a repeated request costs the session, user and experiment lookups and nothing else.
+"""
+import hashlib
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseNotModified
+
+from ..models import Run
+from ..services import cache
 from ..services.compare import compare, per_example
 from ..services.history import full_history
 from .experiments import get_experiment
 
 
+def _json(request, key, compute, store=True):
+    """JSON from the cache (or computed and cached); an ETag when the payload is final.
+    `store`: True, or a callable asked on a cache miss whether the payload is final."""
+    etag = f'"{hashlib.sha1(key.encode()).hexdigest()[:20]}"'
+    if store is True and etag in request.headers.get("If-None-Match", ""):
+        response = HttpResponseNotModified()
+    else:
+        body, final = cache.json_bytes(key, compute, store=store)
+        response = HttpResponse(body, content_type="application/json")
+        if not final:
+            etag = None  # still changing: no validator
+    if etag:
+        response["ETag"] = etag
+    response["Cache-Control"] = "private, no-cache"  # the browser revalidates with the ETag
+    return response
+
+
 @login_required
 def history_json(request, pk):
-    return JsonResponse(full_history(get_experiment(request, pk)))
+    """Cached once every run is final (the cache is checked first: an entry exists only for a
+    finished experiment at this results version, so a hit needs no further query)."""
+    exp = get_experiment(request, pk)
+
+    def finished():
+        return not exp.runs.exclude(state__in=Run.FINAL_STATES).exists()
+
+    return _json(request, exp.cache_key("history"), lambda: full_history(exp), store=finished)
 
 
 @login_required
 def results_json(request, pk):
-    return JsonResponse(compare(get_experiment(request, pk)))
+    exp = get_experiment(request, pk)
+    return _json(request, exp.cache_key("results"), lambda: compare(exp))
 
 
 @login_required
@@ -25,4 +60,5 @@ def examples_json(request, pk):
         task = request.GET["eval_task"]
     except (KeyError, ValueError):
         return HttpResponseBadRequest("give eval_task, n and seed")
-    return JsonResponse(per_example(exp, task, n, seed))
+    task_hash = hashlib.sha1(task.encode()).hexdigest()[:16]
+    return _json(request, exp.cache_key("examples", task_hash, n, seed), lambda: per_example(exp, task, n, seed))

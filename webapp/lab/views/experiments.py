@@ -1,12 +1,17 @@
 """Experiment pages: list, create (validate then launch), watch, cancel."""
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db.models import Count
+from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.loader import render_to_string
+from django.utils.html import format_html
+from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from ..experiment_form import ExperimentForm
 from ..models import Experiment, Run
-from ..services import dispatch
+from ..services import cache, dispatch
 from ..services.events import note, set_state
 from ..services.launch import launch
 from ..services.reaper import reap_stale_runs
@@ -18,7 +23,15 @@ def get_experiment(request, pk):
 
 @login_required
 def experiment_list(request):
-    experiments = Experiment.objects.filter(owner=request.user).select_related("train_task")
+    experiments = list(Experiment.objects.filter(owner=request.user).select_related("train_task"))
+    counts = {e.pk: {} for e in experiments}
+    # every experiment's run counts per state in one grouped query (not one query per row)
+    rows = (Run.objects.filter(experiment__in=experiments).order_by().values_list("experiment_id", "state")
+            .annotate(c=Count("id")))
+    for exp_id, state, c in rows:
+        counts[exp_id][state] = c
+    for e in experiments:
+        e.counts = dict(sorted(counts[e.pk].items()))
     return render(request, "lab/experiment_list.html", {"experiments": experiments})
 
 
@@ -35,14 +48,40 @@ def experiment_create(request):
     return render(request, "lab/experiment_form.html", {"form": form})
 
 
+RUN_ROW_FIELDS = ("id", "experiment_id", "method", "n", "seed", "state", "stage", "step", "total", "message",
+                  "error")
+
+
+CSRF_PLACEHOLDER = "@@csrf-input@@"
+
+
+def run_rows_html(request, exp):
+    """The rows of the runs table. Rendering 100 rows is most of the page's cost, so a
+    finished experiment's rows are cached (key: its results version, bumped by every run
+    state change) with a placeholder where each row's cancel form takes this request's
+    CSRF token."""
+    key = exp.cache_key("run-rows")
+    html = cache.get(key)  # only ever stored for a finished experiment, at this results version
+    if not isinstance(html, str):
+        finished = not exp.runs.exclude(state__in=Run.FINAL_STATES).exists()
+        html = render_to_string("lab/_run_rows.html", {
+            "experiment": exp, "runs": exp.runs.only(*RUN_ROW_FIELDS), "csrf_input": CSRF_PLACEHOLDER})
+        if finished:
+            cache.put(key, html)
+    token = format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', get_token(request))
+    return mark_safe(html.replace(CSRF_PLACEHOLDER, token))
+
+
 @login_required
 def experiment_detail(request, pk):
+    """The experiment page: facts, the runs table (live over the websocket) and the compare
+    section (filled from results.json). A fixed number of queries, whatever the run count."""
     exp = get_experiment(request, pk)
-    reap_stale_runs()
+    reap_stale_runs()  # one indexed query; the periodic reaper does the same in the background
     return render(request, "lab/experiment_detail.html", {
         "experiment": exp,
-        "runs": exp.runs.all(),
-        "eval_tasks": exp.eval_tasks.all(),
+        "runs_html": run_rows_html(request, exp),
+        "eval_tasks": exp.eval_tasks.only("name"),
     })
 
 

@@ -1,0 +1,151 @@
+"""A job redelivered after its worker died (prefork child killed: the message is put back
+on the queue while the run is still "running") claims the run again instead of skipping
+it, when the previous owner is provably gone (same host, its pid no longer exists) or its
+heartbeat is stale; partial rows of the dead attempt are discarded; after
+LAB_MAX_ATTEMPTS the run is failed with the reason. A live owner keeps its run.
+Function level: run_job / _claim on the test database, the fake engine."""
+import socket
+import subprocess
+import sys
+import threading
+import time
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from webapp.lab.models import EvalResult, Experiment, MetricPoint, Run, RunEvent
+from workers import celery_tasks
+from workers.celery_tasks import owner_lost, run_job
+
+from .conftest import make_task
+
+
+def _dead_pid():
+    proc = subprocess.Popen([sys.executable, "-c", "pass"])
+    proc.wait()
+    return proc.pid
+
+
+@pytest.fixture
+def running(user):
+    """A run claimed by a worker (attempt 1) with partial rows from that attempt."""
+    from webapp.lab.services.config import build_config
+
+    task = make_task(user)
+    cfg = build_config(model_name="embedded", train_task=task, eval_tasks=[], methods=["sft"], n_values=[4],
+                       seeds=1, icl_demos=None, eval_size=10, adapter_type="lora", lora_r=8, lora_alpha=8,
+                       target_modules=["q_proj"])
+    exp = Experiment.objects.create(owner=user, train_task=task, methods=["sft"], n_values=[4], config=cfg)
+    exp.eval_tasks.set([task])
+
+    def make(worker, heartbeat_age=1.0, attempts=1):
+        now = timezone.now()
+        run = Run.objects.create(experiment=exp, method="sft", n=4, seed=0, state="running", stage="sft", step=7,
+                                 total=20, attempts=attempts, worker=worker, started_at=now - timedelta(seconds=60),
+                                 heartbeat_at=now - timedelta(seconds=heartbeat_age))
+        MetricPoint.objects.bulk_create(MetricPoint(run=run, series="sft/loss", step=i, value=9.0) for i in range(7))
+        EvalResult.objects.create(run=run, eval_task_name="half-written")
+        return run
+
+    return make
+
+
+@pytest.mark.django_db
+def test_dead_process_on_this_host_is_claimed_again(running, fake_runner):
+    run = running(f"{socket.gethostname()}:{_dead_pid()}")  # fresh heartbeat, but the process is gone
+    assert "is gone" in owner_lost(run)
+    assert run_job(run.pk) == "done"
+    run.refresh_from_db()
+    assert run.state == "done" and run.attempts == 2 and len(fake_runner.calls) == 1
+    assert run.worker == celery_tasks.worker_id()
+    assert not MetricPoint.objects.filter(run=run, value=9.0).exists()  # the dead attempt's points are gone
+    assert MetricPoint.objects.filter(run=run).count() == 20
+    assert list(EvalResult.objects.filter(run=run).values_list("eval_task_name", flat=True)) == ["sentiment"]
+    messages = list(RunEvent.objects.filter(run=run, kind="state").values_list("message", flat=True))
+    assert any("worker lost (worker process" in m and "starting the run again" in m for m in messages)
+    assert any("started again (attempt 2)" in m for m in messages)
+
+
+@pytest.mark.django_db
+def test_stale_heartbeat_on_another_host_is_claimed_again(running, fake_runner, settings):
+    settings.LAB_HEARTBEAT_TIMEOUT = 30
+    run = running("another-host:4242", heartbeat_age=45)
+    assert owner_lost(run) == "no heartbeat for 30 s"
+    assert run_job(run.pk) == "done"  # claimed before the job's own reaper pass could fail it
+    run.refresh_from_db()
+    assert run.attempts == 2 and len(fake_runner.calls) == 1
+    assert any("worker lost (no heartbeat for 30 s)" in m
+               for m in RunEvent.objects.filter(run=run).values_list("message", flat=True))
+
+
+@pytest.mark.django_db
+def test_live_owner_keeps_its_run(running, fake_runner):
+    alive = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    try:
+        run = running(f"{socket.gethostname()}:{alive.pid}")
+        assert owner_lost(run) is None
+        assert run_job(run.pk) == "running" and fake_runner.calls == []  # skipped: someone is on it
+        run.refresh_from_db()
+        assert run.state == "running" and run.attempts == 1 and MetricPoint.objects.filter(run=run).count() == 7
+    finally:
+        alive.kill()
+        alive.wait()
+
+
+@pytest.mark.django_db
+def test_attempts_exhausted_fails_with_reason(running, fake_runner, settings):
+    settings.LAB_MAX_ATTEMPTS = 2
+    run = running(f"{socket.gethostname()}:{_dead_pid()}", attempts=2)
+    assert run_job(run.pk) == "failed" and fake_runner.calls == []
+    run.refresh_from_db()
+    assert run.state == "failed" and "worker lost" in run.error and "not started again" in run.error
+    assert "at most 2 attempts" in run.message
+
+
+@pytest.mark.django_db(transaction=True)
+def test_redelivered_job_watches_an_unverifiable_owner(running, fake_runner, monkeypatch, settings):
+    """Owner on another host with a fresh heartbeat: a redelivered job claims the run when the
+    heartbeat stands still for two periods, and leaves it when the heartbeat moves."""
+    settings.LAB_HEARTBEAT_TIMEOUT = 30
+    monkeypatch.setattr(celery_tasks, "HEARTBEAT_EVERY", 0.2)
+    monkeypatch.setattr(celery_tasks, "REDELIVERY_POLL", 0.05)
+
+    run = running("another-host:4242")
+    assert owner_lost(run) is None
+    assert run_job(run.pk) == "running" and fake_runner.calls == []  # not redelivered: just skipped
+    t0 = time.monotonic()
+    assert run_job(run.pk, redelivered=True) == "done"
+    assert time.monotonic() - t0 < 10
+    run.refresh_from_db()
+    assert run.attempts == 2 and "after the job was redelivered" in " ".join(
+        RunEvent.objects.filter(run=run).values_list("message", flat=True))
+
+    other = running("another-host:4243")
+    stop = threading.Event()
+
+    def beat():  # the owner is alive and keeps beating
+        from django.db import connection
+
+        while not stop.wait(0.1):
+            Run.objects.filter(pk=other.pk).update(heartbeat_at=timezone.now())
+        connection.close()
+
+    beater = threading.Thread(target=beat)
+    beater.start()
+    try:
+        assert run_job(other.pk, redelivered=True) == "running"
+    finally:
+        stop.set()
+        beater.join()
+    other.refresh_from_db()
+    assert other.attempts == 1 and other.state == "running"
+
+
+@pytest.mark.django_db
+def test_celery_task_passes_redelivered_flag(monkeypatch):
+    seen = []
+    monkeypatch.setattr(celery_tasks, "run_job", lambda run_id, redelivered=False: seen.append((run_id,
+                                                                                               redelivered)))
+    celery_tasks.execute_run.apply(args=[5])  # eager: no delivery info
+    assert seen == [(5, False)]

@@ -1,0 +1,194 @@
+"""How `python -m webapp.serve` serves: one daphne process in embedded mode, uvicorn with
+WEB_CONCURRENCY worker processes in Redis mode (with TCP_NODELAY on their connections), at
+most WEB_THREADS requests per process in Django code at once. The Redis-mode test starts the real
+server (2 processes) against the test Postgres and Redis and checks that pages are
+served, that database connections are pooled (the same server connections stay open
+across requests), that a websocket client gets an event published from another process
+through channels_redis after idling for more than 5 s, and that the periodic reaper started by the ASGI lifespan fails
+a dead run without any page load."""
+import json
+import subprocess
+import sys
+import time
+import urllib.request
+from datetime import timedelta
+from pathlib import Path
+from types import SimpleNamespace
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from webapp.lab.models import Experiment, Run
+from webapp.serve import server_plan
+
+from .conftest import make_task
+from .live import REDIS_URL, ROOT, free_port, postgres_or_skip, redis_or_skip, service_env, wait_for
+
+
+def test_server_plan():
+    assert server_plan(SimpleNamespace(EMBEDDED_MODE=True, WEB_CONCURRENCY=8)) == ("daphne", 1)
+    assert server_plan(SimpleNamespace(EMBEDDED_MODE=False, WEB_CONCURRENCY=3)) == ("uvicorn", 3)
+    assert server_plan(SimpleNamespace(EMBEDDED_MODE=False, WEB_CONCURRENCY=0)) == ("uvicorn", 1)
+
+
+def test_worker_socket_gets_tcp_nodelay():
+    """uvicorn's shared socket for several workers had protocol 0, so asyncio left Nagle on
+    and each keep-alive response waited ~40 ms for a delayed ACK. NoDelayConfig fixes it."""
+    import asyncio
+    import socket
+
+    from webapp.serve import NoDelayConfig
+
+    config = NoDelayConfig("webapp.asgi:application", host="127.0.0.1", port=free_port(), workers=2)
+    sock = config.bind_socket()
+    assert sock.proto == socket.IPPROTO_TCP
+
+    async def check():
+        seen = asyncio.get_running_loop().create_future()
+
+        class Probe(asyncio.Protocol):
+            def connection_made(self, transport):
+                raw = transport.get_extra_info("socket")
+                seen.set_result(raw.getsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY))
+
+        server = await asyncio.get_running_loop().create_server(Probe, sock=sock)
+        try:
+            _, writer = await asyncio.open_connection("127.0.0.1", sock.getsockname()[1])
+            assert await asyncio.wait_for(seen, 5) == 1
+            writer.close()
+        finally:
+            server.close()
+
+    asyncio.run(check())
+
+
+@pytest.mark.asyncio
+@pytest.mark.parametrize("limit, peak", [(1, 1), (3, 3), (0, 6)])
+async def test_web_threads_limits_requests_running_django_code(limit, peak, settings, monkeypatch):
+    """WEB_THREADS: at most that many requests of a process run the middleware + view at
+    once (0: no limit); the others wait in the event loop."""
+    import asyncio
+
+    from django.core.handlers.asgi import ASGIHandler
+
+    from webapp.asgi import SyncChainASGIHandler
+
+    settings.WEB_THREADS = limit
+    running, seen = [0], []
+
+    async def fake_get_response(self, request):
+        running[0] += 1
+        seen.append(running[0])
+        await asyncio.sleep(0.02)
+        running[0] -= 1
+        return request
+
+    monkeypatch.setattr(ASGIHandler, "run_get_response", fake_get_response)
+    handler = SyncChainASGIHandler()
+    assert await asyncio.gather(*(handler.run_get_response(i) for i in range(6))) == list(range(6))
+    assert max(seen) == peak
+
+
+def _server_backends(db_name):
+    """pids of the server connections open on the test database (ours excluded)."""
+    with connection.cursor() as cur:
+        cur.execute("SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> pg_backend_pid()", [db_name])
+        return {row[0] for row in cur.fetchall()}
+
+
+def _children(pid):
+    """Command lines of the multiprocessing workers spawned by `pid` (Linux /proc)."""
+    found = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            ppid = int(stat.read_text().rsplit(")", 1)[1].split()[1])
+            cmdline = (stat.parent / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except (OSError, ValueError, IndexError):
+            continue
+        if ppid == pid and "spawn_main" in cmdline:
+            found.append(cmdline)
+    return found
+
+
+@pytest.mark.slow
+@pytest.mark.django_db(transaction=True)
+def test_redis_mode_serves_with_several_processes(client, user, tmp_path, settings):
+    db_url = postgres_or_skip()
+    redis_or_skip()
+    websockets = pytest.importorskip("websockets.sync.client")
+    exp = Experiment.objects.create(owner=user, train_task=make_task(user), methods=["sft"], n_values=[4])
+    live = Run.objects.create(experiment=exp, method="sft", n=4, seed=0)
+    old = timezone.now() - timedelta(seconds=30)
+    dead = Run.objects.create(experiment=exp, method="sft", n=4, seed=1, state="running", started_at=old,
+                              heartbeat_at=old)
+    client.force_login(user)
+    cookie = f"sessionid={client.cookies['sessionid'].value}"
+    port = free_port()
+    env = service_env(DATABASE_URL=db_url, REDIS_URL=REDIS_URL, LAB_EXECUTOR="celery", PORT=port,
+                      WEB_CONCURRENCY=2, LAB_VAR_DIR=tmp_path / "var", MEDIA_ROOT=tmp_path / "media",
+                      LAB_REAPER_INTERVAL=1, LAB_HEARTBEAT_TIMEOUT=20, DB_POOL_MIN_SIZE=1, DB_POOL_MAX_SIZE=4,
+                      SECRET_KEY=settings.SECRET_KEY)  # the session cookie made here must be valid there
+    log = open(tmp_path / "server.log", "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "webapp.serve"], cwd=ROOT, env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+
+    def get(path):
+        req = urllib.request.Request(base + path, headers={"Cookie": cookie})
+        with urllib.request.urlopen(req, timeout=10) as resp:
+            assert resp.geturl() == base + path, "redirected: the session is not valid on the server"
+            return resp.status, resp.read()
+
+    def up():
+        if proc.poll() is not None:
+            raise AssertionError((tmp_path / "server.log").read_text()[-3000:])
+        try:
+            return get("/experiments/")[0] == 200
+        except OSError:
+            return False
+
+    try:
+        wait_for(up, 90, interval=0.3, what="the app server")
+        assert len(_children(proc.pid)) == 2, subprocess.run(["ps", "-ef"], capture_output=True, text=True).stdout
+
+        # the lifespan startup started a reaper in the server: the dead run fails with no page load
+        wait_for(lambda: Run.objects.get(pk=dead.pk).state == Run.FAILED, 20, interval=0.3,
+                 what="the server's periodic reaper")
+        assert "worker lost (no heartbeat for 20 s)" in Run.objects.get(pk=dead.pk).error
+
+        pages = ["/tasks/", "/experiments/", f"/experiments/{exp.pk}/", f"/experiments/{exp.pk}/results.json",
+                 f"/experiments/{exp.pk}/history.json"]
+        for _ in range(4):
+            assert [get(p)[0] for p in pages] == [200] * len(pages)
+        first = _server_backends(connection.settings_dict["NAME"])
+        assert first, "no pooled connection stayed open"
+        for _ in range(4):
+            assert [get(p)[0] for p in pages] == [200] * len(pages)
+        again = _server_backends(connection.settings_dict["NAME"])
+        assert again == first and len(again) <= 2 * 4  # the same connections, reused
+
+        # websocket on one of the processes; an event published from this process reaches it
+        from webapp.settings import redis_channel_layer
+
+        settings.CHANNEL_LAYERS = {"default": redis_channel_layer(REDIS_URL)}
+        with websockets.connect(f"ws://127.0.0.1:{port}/ws/experiments/{exp.pk}/", open_timeout=10,
+                                origin=base, additional_headers={"Cookie": cookie}) as ws:
+            ws.send(json.dumps({"type": "resume", "last_event": 0, "last_point": 0}))
+            replay = json.loads(ws.recv(timeout=10))
+            assert replay["type"] == "replay" and {r["id"] for r in replay["runs"]} == {live.pk, dead.pk}
+            from webapp.lab.services.events import set_state
+
+            time.sleep(6)  # idle for longer than channels_redis's 5 s blocking read: still connected
+            set_state(live, Run.CANCELLED, message="cancelled from another process")
+            msg = json.loads(ws.recv(timeout=10))
+            assert msg["type"] == "event" and msg["run"]["id"] == live.pk and msg["run"]["state"] == "cancelled"
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(20)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+        log.close()
+    assert "Traceback" not in (tmp_path / "server.log").read_text()

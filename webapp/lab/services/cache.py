@@ -1,0 +1,71 @@
+"""Cache of derived payloads (results.json, a finished experiment's history, per-example
+tables), keyed by `Experiment.cache_key` (which changes whenever one of the experiment's
+runs changes state, see `events.set_state`).
+
+The cache is an optimisation only: when it is unreachable (Redis down) the payload is
+computed from the database as if the entry were missing, and nothing fails.
+
+`SharedConnectionPool` is the Redis cache's pool class (settings.CACHES): Django keeps a
+cache backend object per thread, and under ASGI every request runs in a new thread, so
+with redis-py's own pool class each request built a new pool and opened (and set up) a
+new Redis connection. One pool per process and URL is shared by all of them instead.
+"""
+import json
+import logging
+import threading
+
+import redis
+from django.core.cache import cache
+from django.core.serializers.json import DjangoJSONEncoder
+
+log = logging.getLogger("webapp.lab")
+_MISSING = object()
+
+
+class SharedConnectionPool(redis.ConnectionPool):
+    """A redis-py pool shared by every cache backend object of this process (per URL and
+    options). redis-py pools are thread-safe and reset themselves after a fork."""
+
+    _shared = {}
+    _lock = threading.Lock()
+
+    @classmethod
+    def from_url(cls, url, **kwargs):
+        key = (url, tuple(sorted((k, repr(v)) for k, v in kwargs.items())))
+        with cls._lock:
+            pool = cls._shared.get(key)
+            if pool is None:
+                pool = cls._shared[key] = super().from_url(url, **kwargs)
+            return pool
+
+
+def get(key):
+    try:
+        return cache.get(key, _MISSING)
+    except Exception:  # noqa: BLE001 - the cache is never worth a failed page
+        log.warning("cache unreachable (get %s)", key, exc_info=True)
+        return _MISSING
+
+
+def put(key, value, timeout=None):
+    try:
+        if timeout is None:
+            cache.set(key, value)
+        else:
+            cache.set(key, value, timeout)
+    except Exception:  # noqa: BLE001
+        log.warning("cache unreachable (set %s)", key, exc_info=True)
+
+
+def json_bytes(key, compute, store=True):
+    """(JSON encoding of `compute()`, cached) with the encoding taken from the cache when
+    present. `store` (a bool, or a callable asked only on a miss) says whether the payload
+    is final and may be cached; `cached` is True for a hit or a stored payload."""
+    hit = get(key)
+    if hit is not _MISSING:
+        return hit, True
+    data = json.dumps(compute(), cls=DjangoJSONEncoder, separators=(",", ":")).encode()
+    final = bool(store() if callable(store) else store)
+    if final:
+        put(key, data)
+    return data, final
