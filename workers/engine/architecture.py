@@ -45,12 +45,3 @@ def _attention_child(layer: nn.Module) -> nn.Module | None:
 def attention_modules(model) -> list[nn.Module]:
     """One self-attention module per decoder layer, in order."""
     return [_attention_child(layer) for layer in decoder_layers(model)]
-
-
-def hidden_size(model) -> int:
-    config = model.config
-    for attr in ("hidden_size", "n_embd", "d_model"):
-        value = getattr(config, attr, None)
-        if isinstance(value, int):
-            return value
-    raise ValueError("model config has no hidden size")

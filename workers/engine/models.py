@@ -65,17 +65,6 @@ def load_tokenizer(name: str):
     return tok
 
 
-def load_model_config(name: str):
-    """The model's configuration only (cheap: no weights)."""
-    from transformers import AutoConfig
-
-    path = resolve_model_path(name)
-    try:
-        return AutoConfig.from_pretrained(path)
-    except Exception as exc:
-        raise ModelLoadError(name, _explain(name, exc)) from None
-
-
 def context_length(config, tokenizer=None) -> int:
     """The longest sequence the model accepts."""
     for attr in ("max_position_embeddings", "n_positions", "max_sequence_length", "seq_length"):

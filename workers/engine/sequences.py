@@ -78,8 +78,3 @@ def answer_logits(model, batch: TokenBatch) -> torch.Tensor:
     out = model(**batch.model_inputs(), logits_to_keep=batch.width, use_cache=False)
     offset = batch.input_ids.shape[1] - batch.width
     return gather_positions(out.logits, batch.answer_positions - offset)
-
-
-def chunks(items: list, size: int):
-    for i in range(0, len(items), size):
-        yield i, items[i:i + size]

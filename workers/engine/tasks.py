@@ -43,9 +43,6 @@ class Task:
         """A demonstration: the query with its answer appended, no separator."""
         return self.query(x) + y
 
-    def sft_string(self, example: Example) -> str:
-        return self.demo(example.input, example.output)
-
     def label_index(self, output: str) -> int:
         return self.labels.index(output)
 

@@ -63,10 +63,6 @@ HELD_OUT_LABEL_WORDS: frozenset[str] = frozenset(
     "yes no A B C D positive negative neutral good bad".split()
 )
 
-CATEGORY_OF: dict[str, str] = {w: c for c, words in CATEGORIES.items() for w in words}
-SUPER_OF: dict[str, str] = {c: s for s, cats in SUPER_CATEGORIES.items() for c in cats}
-
-
 def frame_words(frames: list[str]) -> set[str]:
     """Every filler word used by the given frames."""
     return {t for f in frames for t in f.replace("{w}", " ").split()}
