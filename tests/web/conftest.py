@@ -54,6 +54,20 @@ def make_task(owner, name="sentiment", n=10, labels=("positive", "negative"), ki
     return task
 
 
+def make_sft_experiment(owner):
+    """An experiment of one SFT run (N=4, one seed) on a fresh task, evaluated on that task."""
+    from webapp.lab.models import Experiment
+    from webapp.lab.services.config import build_config
+
+    task = make_task(owner)
+    cfg = build_config(model_name="embedded", train_task=task, eval_tasks=[], methods=["sft"], n_values=[4],
+                       seeds=1, icl_demos=None, eval_size=10, adapter_type="lora", lora_r=8, lora_alpha=8,
+                       target_modules=["q_proj"])
+    exp = Experiment.objects.create(owner=owner, train_task=task, methods=["sft"], n_values=[4], config=cfg)
+    exp.eval_tasks.set([task])
+    return exp
+
+
 @pytest.fixture
 def task(user):
     return make_task(user)

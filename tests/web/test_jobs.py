@@ -9,20 +9,12 @@ from webapp.lab.models import Artifact, EvalResult, MetricPoint, Prediction, Run
 from webapp.lab.services.events import ProgressRecorder
 from workers.celery_tasks import execute_run, run_job
 
-from .conftest import FakeRunner, make_task
+from .conftest import FakeRunner, make_sft_experiment
 
 
 @pytest.fixture
 def run(user):
-    from webapp.lab.models import Experiment
-    from webapp.lab.services.config import build_config
-
-    task = make_task(user)
-    cfg = build_config(model_name="embedded", train_task=task, eval_tasks=[], methods=["sft"], n_values=[4],
-                       seeds=1, icl_demos=None, eval_size=10, adapter_type="lora", lora_r=8, lora_alpha=8,
-                       target_modules=["q_proj"])
-    exp = Experiment.objects.create(owner=user, train_task=task, methods=["sft"], n_values=[4], config=cfg)
-    exp.eval_tasks.set([task])
+    exp = make_sft_experiment(user)
     return Run.objects.create(experiment=exp, method="sft", n=4, seed=0)
 
 

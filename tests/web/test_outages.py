@@ -16,7 +16,7 @@ from django.db import close_old_connections, connection
 from webapp.lab.models import Artifact, EvalResult, Experiment, LayerSimilarity, Prediction, Run
 from workers.celery_tasks import run_job
 
-from .conftest import experiment_post, make_task
+from .conftest import experiment_post, make_sft_experiment, make_task
 from .live import REDIS_URL, ROOT, free_port, point_celery_at, postgres_or_skip, service_env
 
 DB_DOWN = b"The database is temporarily unreachable; retry in a moment."
@@ -231,14 +231,7 @@ def test_cancel_with_redis_down_is_stored_and_explained(redis_down, client_in, u
 @pytest.mark.django_db(transaction=True)
 def test_crash_while_writing_results_leaves_nothing(user, fake_runner, monkeypatch, settings):
     """Committing database (no test transaction around it): every row or none."""
-    from webapp.lab.services.config import build_config
-
-    task = make_task(user)
-    cfg = build_config(model_name="embedded", train_task=task, eval_tasks=[], methods=["sft"], n_values=[4],
-                       seeds=1, icl_demos=None, eval_size=10, adapter_type="lora", lora_r=8, lora_alpha=8,
-                       target_modules=["q_proj"])
-    exp = Experiment.objects.create(owner=user, train_task=task, methods=["sft"], n_values=[4], config=cfg)
-    exp.eval_tasks.set([task])
+    exp = make_sft_experiment(user)
     run = Run.objects.create(experiment=exp, method="sft", n=4, seed=0)
 
     calls = []

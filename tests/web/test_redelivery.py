@@ -14,11 +14,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from webapp.lab.models import EvalResult, Experiment, MetricPoint, Run, RunEvent
+from webapp.lab.models import EvalResult, MetricPoint, Run, RunEvent
 from workers import celery_tasks
 from workers.celery_tasks import owner_lost, run_job
 
-from .conftest import make_task
+from .conftest import make_sft_experiment
 
 
 def _dead_pid():
@@ -30,14 +30,7 @@ def _dead_pid():
 @pytest.fixture
 def running(user):
     """A run claimed by a worker (attempt 1) with partial rows from that attempt."""
-    from webapp.lab.services.config import build_config
-
-    task = make_task(user)
-    cfg = build_config(model_name="embedded", train_task=task, eval_tasks=[], methods=["sft"], n_values=[4],
-                       seeds=1, icl_demos=None, eval_size=10, adapter_type="lora", lora_r=8, lora_alpha=8,
-                       target_modules=["q_proj"])
-    exp = Experiment.objects.create(owner=user, train_task=task, methods=["sft"], n_values=[4], config=cfg)
-    exp.eval_tasks.set([task])
+    exp = make_sft_experiment(user)
 
     def make(worker, heartbeat_age=1.0, attempts=1):
         now = timezone.now()
