@@ -6,7 +6,7 @@ answer token (the last prompt token, then each generated token but the last).
 """
 import torch
 
-from .sequences import encode_prompts, positions_from_mask
+from .sequences import encode_prompts, left_pad, positions_from_mask
 
 STOP_TEXT = "\n\n"
 
@@ -18,12 +18,8 @@ def greedy_generate(model, tokenizer, prompts: list[str], device: str, max_new_t
     rows = encode_prompts(tokenizer, prompts)
     pad = tokenizer.pad_token_id
     eos = tokenizer.eos_token_id
-    b, length = len(rows), max(len(r) for r in rows)
-    ids = torch.full((b, length), pad, dtype=torch.long)
-    mask = torch.zeros_like(ids)
-    for i, r in enumerate(rows):
-        ids[i, length - len(r):] = torch.tensor(r)
-        mask[i, length - len(r):] = 1
+    ids, mask = left_pad(rows, pad)
+    b = ids.shape[0]
     ids, mask = ids.to(device), mask.to(device)
     pos = positions_from_mask(mask)
     generated = [[] for _ in range(b)]

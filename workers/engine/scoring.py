@@ -6,7 +6,7 @@ KV cache: the cache is repeated once per label and only the label tokens are fed
 """
 import torch
 
-from .sequences import encode_prompts, positions_from_mask
+from .sequences import encode_prompts, left_pad, positions_from_mask
 
 
 def label_token_ids(tokenizer, labels: list[str]) -> list[list[int]]:
@@ -29,12 +29,8 @@ def score_label_set(model, tokenizer, prompts: list[str], labels: list[str], dev
     scores, captured = [], []
     for start in range(0, len(all_ids), batch_size):
         rows = all_ids[start:start + batch_size]
-        length = max(len(r) for r in rows)
-        ids = torch.full((len(rows), length), pad, dtype=torch.long)
-        mask = torch.zeros_like(ids)
-        for i, r in enumerate(rows):
-            ids[i, length - len(r):] = torch.tensor(r)
-            mask[i, length - len(r):] = 1
+        ids, mask = left_pad(rows, pad)
+        length = ids.shape[1]
         ids, mask = ids.to(device), mask.to(device)
         pos = positions_from_mask(mask)
         if capture is not None:

@@ -37,6 +37,17 @@ def positions_from_mask(mask: torch.Tensor) -> torch.Tensor:
     return (mask.long().cumsum(-1) - 1).clamp(min=0)
 
 
+def left_pad(rows: list[list[int]], pad_id: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """(ids, attention mask), each [len(rows), longest], with every row right-aligned."""
+    length = max(len(r) for r in rows)
+    ids = torch.full((len(rows), length), pad_id, dtype=torch.long)
+    mask = torch.zeros((len(rows), length), dtype=torch.long)
+    for i, row in enumerate(rows):
+        ids[i, length - len(row):] = torch.tensor(row)
+        mask[i, length - len(row):] = 1
+    return ids, mask
+
+
 def encode_prompts(tokenizer, prompts: list[str]) -> list[list[int]]:
     return tokenizer(list(prompts), add_special_tokens=True)["input_ids"]
 
@@ -48,19 +59,15 @@ def encode_answers(tokenizer, answers: list[str]) -> list[list[int]]:
 def build_batch(prompt_ids: list[list[int]], answer_ids: list[list[int]], pad_id: int) -> TokenBatch:
     """Left-padded rows of prompt + answer[:-1], with the answer positions marked."""
     rows = [list(p) + list(a[:-1]) for p, a in zip(prompt_ids, answer_ids)]
+    if not all(answer_ids):
+        raise ValueError("an answer tokenized to zero tokens")
     width = max(len(a) for a in answer_ids)
-    length = max(len(r) for r in rows)
-    b = len(rows)
-    ids = torch.full((b, length), pad_id, dtype=torch.long)
-    mask = torch.zeros((b, length), dtype=torch.long)
+    ids, mask = left_pad(rows, pad_id)
+    b, length = ids.shape
     pos = torch.full((b, width), length - 1, dtype=torch.long)
     amask = torch.zeros((b, width), dtype=torch.bool)
     aids = torch.full((b, width), pad_id, dtype=torch.long)
-    for i, (row, ans) in enumerate(zip(rows, answer_ids)):
-        if not ans:
-            raise ValueError("an answer tokenized to zero tokens")
-        ids[i, length - len(row):] = torch.tensor(row)
-        mask[i, length - len(row):] = 1
+    for i, ans in enumerate(answer_ids):
         m = len(ans)
         pos[i, width - m:] = torch.arange(length - m, length)
         amask[i, width - m:] = True
