@@ -10,6 +10,7 @@ weights with its own scoring on these tasks.
 import numpy as np
 import torch
 
+from ..scoring import score_label_set
 from .corpus import CANONICAL_TEMPLATE, sample_input
 from .world import CATEGORIES, FRAMES
 
@@ -63,15 +64,13 @@ def heldout_curve(model, tok, n_tasks=20, n_queries=100, ks=(0, 1, 2, 4, 8, 16),
     rng = np.random.default_rng(seed + 1000)
     results = {}
     tasks = heldout_tasks(n_tasks, seed)
+    device = next(model.parameters()).device
     for k in ks:
         correct, chance = [], []
         for cats, labels, vocab in tasks:
-            label_ids = [tok.convert_tokens_to_ids(label) for label in labels]
             prompts, _, golds = heldout_prompts(rng, cats, labels, vocab, k, n_queries)
-            for i in range(0, len(prompts), batch):
-                enc = tok(prompts[i:i + batch], padding=True, return_tensors="pt", padding_side="left")
-                logits = model(**enc).logits[:, -1, label_ids]
-                correct += (logits.argmax(-1) == torch.tensor(golds[i:i + batch])).tolist()
+            scores = score_label_set(model, tok, prompts, labels, device, batch_size=batch)
+            correct += (scores.argmax(-1) == torch.tensor(golds)).tolist()
             chance.append(1 / len(labels))
         results[k] = {"accuracy": float(np.mean(correct)), "chance": float(np.mean(chance))}
     return results
