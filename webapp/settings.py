@@ -9,7 +9,6 @@ WEB_THREADS, LAB_DB_POOL (+ DB_POOL_MIN_SIZE/MAX_SIZE/TIMEOUT), LAB_HEARTBEAT_TI
 import importlib.util
 import os
 import secrets
-import sys
 from pathlib import Path
 
 import environ
@@ -95,11 +94,6 @@ TEMPLATES = [
 ]
 
 DATABASES = {"default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}")}
-# Under pytest, TEST_DATABASE_URL picks the test server (pytest-django imports these settings
-# before tests/conftest.py runs, so the conftest cannot set DATABASE_URL in time).
-UNDER_PYTEST = "pytest" in sys.modules
-if UNDER_PYTEST and env.str("TEST_DATABASE_URL", default=""):
-    DATABASES = {"default": env.db("TEST_DATABASE_URL")}
 if DATABASES["default"]["ENGINE"].endswith("sqlite3"):
     DATABASES["default"].setdefault("OPTIONS", {})["timeout"] = 30
 else:
@@ -151,15 +145,14 @@ MEDIA_ROOT = Path(env.str("MEDIA_ROOT", default=str(VAR_DIR / "media")))
 MEDIA_URL = "/media/"
 
 # --- background execution -------------------------------------------------
-REDIS_URL = "" if UNDER_PYTEST else env.str("REDIS_URL", default="")  # tests opt in to Redis explicitly
+REDIS_URL = env.str("REDIS_URL", default="")
 EMBEDDED_MODE = not REDIS_URL
 # "celery" (Redis present), "thread" (embedded in-process worker), "manual" (tests: leave queued)
-LAB_EXECUTOR = "manual" if UNDER_PYTEST else env.str("LAB_EXECUTOR", default="thread" if EMBEDDED_MODE else "celery")
+LAB_EXECUTOR = env.str("LAB_EXECUTOR", default="thread" if EMBEDDED_MODE else "celery")
 LAB_EXPECT_GPU_WORKER = env.bool("LAB_GPU_WORKER", default=False)
 LAB_HEARTBEAT_TIMEOUT = env.int("LAB_HEARTBEAT_TIMEOUT", default=30)
-# seconds between passes of the web process's reaper thread (0 = off; off under pytest,
-# where tests start it themselves with a short interval)
-LAB_REAPER_INTERVAL = 0.0 if UNDER_PYTEST else env.float("LAB_REAPER_INTERVAL", default=10.0)
+# seconds between passes of the web process's reaper thread (0 = off)
+LAB_REAPER_INTERVAL = env.float("LAB_REAPER_INTERVAL", default=10.0)
 # a run whose worker died is started again by the redelivered job up to this many times
 LAB_MAX_ATTEMPTS = env.int("LAB_MAX_ATTEMPTS", default=2)
 # HTTP worker processes in Redis mode (uvicorn --workers); embedded mode always serves

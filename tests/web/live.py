@@ -14,26 +14,25 @@ ROOT = Path(__file__).resolve().parents[2]
 REDIS_URL = os.environ.get("REDIS_URL_FOR_TESTS", "redis://127.0.0.1:6379/15")
 
 
-def redis_or_skip(url=REDIS_URL):
-    """A flushed Redis client for the test database; skip when Redis is not running."""
+def redis_client(url=REDIS_URL):
+    """A flushed Redis client for the test database (tests/services.py found or started the
+    server); fails with the reason when it does not answer."""
     import redis
 
     client = redis.Redis.from_url(url, socket_connect_timeout=1)
     try:
         client.ping()
     except redis.exceptions.RedisError as exc:
-        pytest.skip(f"Redis is not reachable at {url} ({exc}); set REDIS_URL_FOR_TESTS")
+        pytest.fail(f"Redis is not reachable at {url} ({exc}); start it or set REDIS_URL_FOR_TESTS")
     client.flushdb()
     return client
 
 
-def postgres_or_skip():
-    """The test database's URL for subprocesses; skip unless the tests run on Postgres
-    (a worker process cannot see pytest-django's in-memory SQLite database)."""
+def app_database_url():
+    """The URL of pytest-django's test database, for the app and worker subprocesses."""
     from django.db import connection
 
-    if connection.vendor != "postgresql":
-        pytest.skip("needs TEST_DATABASE_URL pointing at Postgres (a worker subprocess must share the test DB)")
+    assert connection.vendor == "postgresql", "the web tests run on Postgres (tests/settings.py)"
     return database_url(connection.settings_dict)
 
 

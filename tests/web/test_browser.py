@@ -32,12 +32,7 @@ TYPED = [("the dog", "yes"), ("a red apple", "no"), ("the goat", "yes")]
 
 @pytest.fixture
 def app_server(tmp_path):
-    pytest.importorskip("playwright.sync_api")
-    if not Path(CHROMIUM).exists():
-        pytest.skip(f"chromium is not installed at {CHROMIUM} (apt-get install chromium)")
-    models = pytest.importorskip("workers.engine.models")
-    if not (models.EMBEDDED_DIR / "config.json").exists():
-        pytest.skip("the embedded model is not there")
+    assert Path(CHROMIUM).exists(), f"the browser test needs Chromium at {CHROMIUM}: apt-get install chromium"
     port = free_port()
     env = service_env(DATABASE_URL=f"sqlite:///{tmp_path / 'app.sqlite3'}", LAB_VAR_DIR=tmp_path / "var",
                       MEDIA_ROOT=tmp_path / "media", PORT=port, DEMO_PASSWORD="demo-pw", OMP_NUM_THREADS=1)

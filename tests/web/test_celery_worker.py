@@ -22,23 +22,16 @@ from django.core.management import call_command
 from webapp.lab.models import Experiment, Run, Task
 
 from .conftest import experiment_post
-from .live import REDIS_URL, CeleryWorker, point_celery_at, postgres_or_skip, redis_or_skip, service_env, wait_for
+from .live import REDIS_URL, CeleryWorker, point_celery_at, app_database_url, redis_client, service_env, wait_for
 
 pytestmark = [pytest.mark.slow, pytest.mark.django_db(transaction=True)]
-
-
-def _require_engine():
-    models = pytest.importorskip("workers.engine.models")
-    if not (models.EMBEDDED_DIR / "config.json").exists():
-        pytest.skip(f"the embedded model is not there ({models.EMBEDDED_DIR})")
 
 
 @pytest.fixture
 def redis_mode(settings, tmp_path):
     """This process launches through Celery on Redis and listens on channels_redis."""
-    _require_engine()
-    db_url = postgres_or_skip()
-    redis_or_skip()
+    db_url = app_database_url()
+    redis_client()
     settings.LAB_EXECUTOR = "celery"
     settings.REDIS_URL = REDIS_URL
     from webapp.settings import redis_channel_layer

@@ -56,7 +56,7 @@ def test_prompt_preview_matches_paper_format():
 
 
 def test_preview_matches_engine_when_present():
-    tasks = pytest.importorskip("workers.engine.tasks")
+    from workers.engine import tasks
     t = tasks.get_task({"name": "t", "kind": "classification", "input_template": "Q:{x}\nA:", "labels": ["1", "0"],
                         "examples": [{"input": "a", "output": "1"}, {"input": "b", "output": "0"}]})
     demos = [t.examples[0]]

@@ -17,7 +17,7 @@ from webapp.lab.models import Artifact, EvalResult, Experiment, LayerSimilarity,
 from workers.celery_tasks import run_job
 
 from .conftest import experiment_post, make_sft_experiment, make_task
-from .live import REDIS_URL, ROOT, free_port, point_celery_at, postgres_or_skip, service_env
+from .live import REDIS_URL, ROOT, free_port, point_celery_at, app_database_url, service_env
 
 DB_DOWN = b"The database is temporarily unreachable; retry in a moment."
 REDIS_DOWN = b"The message broker (Redis) is temporarily unreachable; retry in a moment."
@@ -86,7 +86,7 @@ class TcpProxy:
 @pytest.fixture
 def db_through_proxy(transactional_db):
     """The test database reached through a TcpProxy (Postgres only)."""
-    postgres_or_skip()
+    app_database_url()
     sd = connection.settings_dict
     saved = (sd["HOST"], sd["PORT"])
     proxy = TcpProxy(sd["HOST"] or "127.0.0.1", sd["PORT"] or 5432).start()
@@ -192,9 +192,9 @@ def test_launch_with_redis_down_creates_nothing(redis_down, client_in, task, no_
 
 @pytest.mark.django_db(transaction=True)
 def test_launch_recovers_when_redis_is_back(settings, client_in, task, no_engine_check):
-    from .live import redis_or_skip
+    from .live import redis_client
 
-    broker = redis_or_skip()
+    broker = redis_client()
     settings.LAB_EXECUTOR = "celery"
     point_celery_at(f"redis://127.0.0.1:{free_port()}/0")
     try:

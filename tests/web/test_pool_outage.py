@@ -11,7 +11,7 @@ from django.db import close_old_connections, connection
 from webapp.lab.models import Experiment, Run
 
 from .conftest import make_task
-from .live import postgres_or_skip
+from .live import app_database_url
 from .test_outages import DB_DOWN, TcpProxy, _get, _pages
 
 POOL = {"min_size": 1, "max_size": 3, "timeout": 2.0, "name": "test-pool"}
@@ -19,7 +19,7 @@ POOL = {"min_size": 1, "max_size": 3, "timeout": 2.0, "name": "test-pool"}
 
 @pytest.fixture
 def pooled_db_through_proxy(transactional_db):
-    postgres_or_skip()
+    app_database_url()
     sd = connection.settings_dict
     saved = (sd["HOST"], sd["PORT"], dict(sd["OPTIONS"]), sd["CONN_MAX_AGE"])
     proxy = TcpProxy(sd["HOST"] or "127.0.0.1", sd["PORT"] or 5432).start()

@@ -7,17 +7,9 @@ from webapp.lab.models import Artifact, Experiment, Run
 from .conftest import experiment_post
 
 
-def _require_engine():
-    pytest.importorskip("workers.engine.runner", reason="the engine runner is not written yet")
-    models = pytest.importorskip("workers.engine.models")
-    if not (models.EMBEDDED_DIR / "config.json").exists():
-        pytest.skip(f"the embedded model is not trained yet ({models.EMBEDDED_DIR})")
-
-
 @pytest.mark.slow
 @pytest.mark.django_db
 def test_real_engine_run_end_to_end(client, user, settings):
-    _require_engine()
     from django.core.management import call_command
 
     from webapp.lab.models import Task

@@ -23,7 +23,7 @@ from webapp.lab.models import Experiment, Run
 from webapp.serve import server_plan
 
 from .conftest import make_task
-from .live import REDIS_URL, ROOT, free_port, postgres_or_skip, redis_or_skip, service_env, wait_for
+from .live import REDIS_URL, ROOT, free_port, app_database_url, redis_client, service_env, wait_for
 
 
 def test_server_plan():
@@ -114,9 +114,9 @@ def _children(pid):
 @pytest.mark.slow
 @pytest.mark.django_db(transaction=True)
 def test_redis_mode_serves_with_several_processes(client, user, tmp_path, settings):
-    db_url = postgres_or_skip()
-    redis_or_skip()
-    websockets = pytest.importorskip("websockets.sync.client")
+    db_url = app_database_url()
+    redis_client()
+    import websockets.sync.client as websockets
     exp = Experiment.objects.create(owner=user, train_task=make_task(user), methods=["sft"], n_values=[4])
     live = Run.objects.create(experiment=exp, method="sft", n=4, seed=0)
     old = timezone.now() - timedelta(seconds=30)

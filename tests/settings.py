@@ -1,0 +1,26 @@
+"""Django settings for the test session: the app's own settings, configured by the tests.
+
+The app's settings know nothing about pytest. This module (pytest.ini names it) fixes the
+environment first, then loads them: the test Postgres server (found or started by
+tests/services.py; pytest-django creates its test database there), no REDIS_URL (in-memory
+channel layer, local-memory cache: tests that want Redis opt in with REDIS_URL_FOR_TESTS),
+the `manual` executor (runs stay queued until a test executes them), no periodic reaper
+(tests start it themselves) and no connection pool unless a test asks for one.
+Subprocesses the tests start (app servers, Celery workers) get their DATABASE_URL and
+REDIS_URL from the helpers in tests/web/live.py.
+"""
+import os
+
+from tests.services import postgres_url, redis_url
+
+os.environ["DATABASE_URL"] = postgres_url()
+os.environ["REDIS_URL_FOR_TESTS"] = redis_url()
+os.environ["REDIS_URL"] = ""  # empty, not absent: a developer's .env cannot fill it in
+os.environ.pop("LAB_DB_POOL", None)  # app servers started by tests choose their own
+os.environ.setdefault("SECRET_KEY", "test-only-secret-key")
+
+from webapp.settings import *  # noqa: E402,F401,F403
+
+# set here, not in the environment, so that app servers the tests start keep their defaults
+LAB_EXECUTOR = "manual"
+LAB_REAPER_INTERVAL = 0.0
