@@ -24,11 +24,11 @@ import re
 from typing import Any, Sequence
 
 import numpy as np
-import torch
 
 __all__ = [
     "ANSWER_PARSERS",
     "classification_metrics",
+    "expected_calibration_error",
     "exact_match",
     "normalise_answer",
     "parse_answer",
@@ -43,14 +43,22 @@ NLL_MIN_PROB = 1e-12
 ROW_SUM_TOLERANCE = 1e-2
 
 
+def _is_tensor(values: Any) -> bool:
+    """A torch tensor, told without importing torch: this module is also used by the
+    torch-free web process (statistics over stored predictions)."""
+    return type(values).__module__.split(".")[0] == "torch"
+
+
 def _as_float64_array(values: Any) -> np.ndarray:
-    if isinstance(values, torch.Tensor):
+    if _is_tensor(values):
+        import torch
+
         return values.detach().to("cpu", torch.float64).numpy()
     return np.asarray(values, dtype=np.float64)
 
 
 def _as_int_array(values: Any) -> np.ndarray:
-    if isinstance(values, torch.Tensor):
+    if _is_tensor(values):
         values = values.detach().cpu().numpy()
     array = np.asarray(values)
     if array.size and not np.issubdtype(array.dtype, np.integer):
@@ -72,7 +80,9 @@ def renormalise(label_logprobs: Any) -> Any:
     else comes back as a float64 numpy array. A label with log-prob ``-inf``
     gets probability 0.
     """
-    if isinstance(label_logprobs, torch.Tensor):
+    if _is_tensor(label_logprobs):
+        import torch
+
         return torch.softmax(label_logprobs.detach().to(torch.float64), dim=-1)
     logprobs = np.asarray(label_logprobs, dtype=np.float64)
     shifted = logprobs - np.max(logprobs, axis=-1, keepdims=True)
@@ -127,6 +137,19 @@ def _binned_calibration(
              "confidence": bin_confidence, "accuracy": bin_accuracy, "count": count}
         )
     return float(ece), rows
+
+
+def expected_calibration_error(confidences: Any, correct: Any, n_bins: int = 15) -> float:
+    """Equal-width-bin ECE (L1) from per-example confidence and correctness, the
+    numbers the web app stores per prediction (used for paired bootstrap resamples)."""
+    conf = _as_float64_array(confidences)
+    hits = _as_float64_array(correct)
+    if conf.size == 0:
+        raise ValueError("no predictions to compute ECE on")
+    edges = np.linspace(0.0, 1.0, n_bins + 1)
+    ece, _ = _binned_calibration(conf, hits, _equal_width_bins(conf, n_bins),
+                                 [(float(edges[k]), float(edges[k + 1])) for k in range(n_bins)])
+    return ece
 
 
 def classification_metrics(label_probs: Any, gold: Any, n_bins: int = 15) -> dict:

@@ -1,0 +1,119 @@
+"""Statistics over runs: the spread over seeds, and paired comparisons of two methods.
+
+One convention for the spread everywhere (CLI tables, pages, exports): the mean over
+seeds, the sample standard deviation (n-1 in the denominator), and a 95% confidence
+interval from Student's t with n-1 degrees of freedom, clipped to the metric's range.
+With one seed there is no spread: std and the interval are None, never a fake 0.
+
+Two methods scored on the same evaluation examples are compared example by example:
+the agreement table, McNemar's exact test on the discordant pairs, and a seeded paired
+bootstrap of the accuracy and ECE differences. Plain numpy (scipy for the t and binomial
+distributions), no torch: the web process calls it on stored predictions.
+"""
+from __future__ import annotations
+
+import math
+from dataclasses import asdict, dataclass
+
+import numpy as np
+
+from .metrics import expected_calibration_error
+
+SPREAD_CONVENTION = ("mean ± sample standard deviation (n−1) over seeds; 95% CI = mean ± "
+                     "t(0.975, n−1)·sd/√n, clipped to the metric's range")
+BOOTSTRAP_RESAMPLES = 2000
+CONFIDENCE = 0.95
+
+
+@dataclass(frozen=True)
+class Spread:
+    mean: float
+    std: float | None
+    n: int
+    ci_low: float | None
+    ci_high: float | None
+
+    def as_dict(self) -> dict:
+        return asdict(self)
+
+
+def spread(values, bounds: tuple[float, float] | None = None) -> Spread | None:
+    """Mean, sample std and 95% t-interval of the values that are not None; None if
+    there are none. `bounds`: the metric's range, e.g. (0, 1) for accuracy and ECE."""
+    data = np.asarray([v for v in values if v is not None], dtype=np.float64)
+    if data.size == 0:
+        return None
+    mean = float(data.mean())
+    if data.size == 1:
+        return Spread(mean, None, 1, None, None)
+    from scipy.stats import t
+
+    std = float(data.std(ddof=1))
+    half = float(t.ppf(0.5 + CONFIDENCE / 2, data.size - 1)) * std / math.sqrt(data.size)
+    low, high = mean - half, mean + half
+    if bounds is not None:
+        low, high = max(low, bounds[0]), min(high, bounds[1])
+    return Spread(mean, std, int(data.size), low, high)
+
+
+def agreement(correct_a, correct_b) -> dict:
+    """How often both, only A, only B or neither got an example right."""
+    a = np.asarray(correct_a, dtype=bool)
+    b = np.asarray(correct_b, dtype=bool)
+    if a.shape != b.shape:
+        raise ValueError(f"the two methods were scored on different examples ({a.size} vs {b.size})")
+    return {"both": int(np.sum(a & b)), "only_a": int(np.sum(a & ~b)),
+            "only_b": int(np.sum(~a & b)), "neither": int(np.sum(~a & ~b))}
+
+
+def mcnemar_exact(only_a: int, only_b: int) -> float:
+    """Two-sided exact McNemar p-value: under the null each discordant example is
+    equally likely to favour A or B, so min(only_a, only_b) is Binomial(n, 1/2)."""
+    n = only_a + only_b
+    if n == 0:
+        return 1.0
+    from scipy.stats import binomtest
+
+    return float(binomtest(only_a, n, 0.5).pvalue)
+
+
+def _percentile_interval(samples: np.ndarray) -> tuple[float, float]:
+    tail = (1 - CONFIDENCE) / 2 * 100
+    low, high = np.percentile(samples, [tail, 100 - tail])
+    return float(low), float(high)
+
+
+def paired_bootstrap(correct_a, conf_a, correct_b, conf_b, resamples: int = BOOTSTRAP_RESAMPLES,
+                     seed: int = 0, n_bins: int = 15) -> dict:
+    """Differences A - B in accuracy and equal-width ECE, with percentile intervals from
+    resampling the shared evaluation examples (the same indices for both methods)."""
+    ca, cb = np.asarray(correct_a, dtype=np.float64), np.asarray(correct_b, dtype=np.float64)
+    pa, pb = np.asarray(conf_a, dtype=np.float64), np.asarray(conf_b, dtype=np.float64)
+    if not (ca.shape == cb.shape == pa.shape == pb.shape) or ca.size == 0:
+        raise ValueError("both methods need predictions on the same, non-empty set of examples")
+    rng = np.random.default_rng(seed)
+    idx = rng.integers(0, ca.size, size=(resamples, ca.size))
+    acc_diffs = ca[idx].mean(axis=1) - cb[idx].mean(axis=1)
+    ece_diffs = np.array([expected_calibration_error(pa[i], ca[i], n_bins)
+                          - expected_calibration_error(pb[i], cb[i], n_bins) for i in idx])
+    return {
+        "accuracy_diff": float(ca.mean() - cb.mean()),
+        "accuracy_ci": _percentile_interval(acc_diffs),
+        "ece_diff": expected_calibration_error(pa, ca, n_bins) - expected_calibration_error(pb, cb, n_bins),
+        "ece_ci": _percentile_interval(ece_diffs),
+        "resamples": resamples, "seed": seed,
+    }
+
+
+def compare_methods(correct_a, conf_a, correct_b, conf_b, seed: int = 0) -> dict:
+    """Everything the comparison page says about two methods on the same examples,
+    including a plain verdict on whether the accuracy gap is more than noise."""
+    table = agreement(correct_a, correct_b)
+    p_value = mcnemar_exact(table["only_a"], table["only_b"])
+    boot = paired_bootstrap(correct_a, conf_a, correct_b, conf_b, seed=seed)
+    low, high = boot["accuracy_ci"]
+    within_noise = low <= 0.0 <= high or p_value >= 1 - CONFIDENCE
+    verdict = ("the accuracy difference is within noise" if within_noise else
+               f"{'A' if boot['accuracy_diff'] > 0 else 'B'} is more accurate "
+               f"(McNemar p = {p_value:.3g}; 95% CI of the difference {low:+.3f} to {high:+.3f})")
+    return {"agreement": table, "mcnemar_p": p_value, **boot, "within_noise": within_noise, "verdict": verdict}
