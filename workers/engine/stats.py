@@ -19,8 +19,8 @@ import numpy as np
 
 from .metrics import expected_calibration_error
 
-SPREAD_CONVENTION = ("mean ± sample standard deviation (n−1) over seeds; 95% CI = mean ± "
-                     "t(0.975, n−1)·sd/√n, clipped to the metric's range")
+SPREAD_CONVENTION = ("mean ± sample standard deviation (n-1) over seeds; 95% CI = mean ± "
+                     "t(0.975, n-1)·sd/sqrt(n), clipped to the metric's range")
 BOOTSTRAP_RESAMPLES = 2000
 CONFIDENCE = 0.95
 
