@@ -81,7 +81,8 @@ def import_file(request, pk):
     task = get_task(request, pk, editable=True)
     form = ImportFileForm(request.POST, request.FILES)
     if not form.is_valid():
-        messages.error(request, "Import failed: choose a .csv or .jsonl file to upload.")
+        problems = " ".join(e for errors in form.errors.values() for e in errors)
+        messages.error(request, f"Nothing was imported: {problems} Choose a .csv or .jsonl file to upload.")
         return redirect("task-detail", pk=task.pk)
     upload = form.cleaned_data["file"]
     try:
