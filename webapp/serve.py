@@ -92,9 +92,12 @@ def main(argv=None):
     else:
         mode = (f"Redis mode: {processes} uvicorn worker process(es); start workers with `make worker` "
                 f"(executor={settings.LAB_EXECUTOR})")
-    password_hint = "the DEMO_PASSWORD you set" if os.environ.get("DEMO_PASSWORD") else "demo"
-    print(f"\n  ICL/SFT/IA2 lab: http://{host}:{port}/\n  sign in as demo / {password_hint} "
-          f"(or sign up)\n  {mode}\n", flush=True)
+    if settings.LAB_DEMO_USER:
+        password_hint = "the DEMO_PASSWORD you set" if os.environ.get("DEMO_PASSWORD") else "demo"
+        accounts = f"sign in as demo / {password_hint} (or sign up)"
+    else:
+        accounts = "team mode: no demo account; create the first one with `python manage.py createsuperuser`"
+    print(f"\n  ICL/SFT/IA2 lab: http://{host}:{port}/\n  {accounts}\n  {mode}\n", flush=True)
     if server == "uvicorn":
         serve_uvicorn(host, port, processes)
         return 0

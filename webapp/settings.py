@@ -59,6 +59,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "channels",
+    "axes",
     "webapp.lab",
 ]
 
@@ -72,6 +73,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "webapp.urls"
@@ -88,6 +90,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "webapp.lab.context_processors.accounts",
             ],
         },
     },
@@ -117,8 +120,20 @@ else:
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 4}},
+    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
+    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator", "OPTIONS": {"min_length": 10}},
+    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
+    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
+# Sign-in throttling (django-axes): after LAB_LOGIN_FAILURES failed sign-ins for one username,
+# or from one address, sign-in answers 429 for LAB_LOGIN_COOLOFF_MINUTES; the check runs
+# before the password is hashed, so a locked-out flood costs no hashing.
+AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_FAILURE_LIMIT = env.int("LAB_LOGIN_FAILURES", default=5)
+AXES_COOLOFF_TIME = env.float("LAB_LOGIN_COOLOFF_MINUTES", default=15.0) / 60  # hours
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_RESET_ON_SUCCESS = True
+AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "experiment-list"
 LOGOUT_REDIRECT_URL = "login"
@@ -147,6 +162,11 @@ MEDIA_URL = "/media/"
 # --- background execution -------------------------------------------------
 REDIS_URL = env.str("REDIS_URL", default="")
 EMBEDDED_MODE = not REDIS_URL
+# The `demo` account exists, and the sign-in page mentions it, only in the local single-machine
+# mode. On a team server the first account is made with `manage.py createsuperuser`, and open
+# sign-up (/accounts/signup/) is off unless LAB_ALLOW_SIGNUP=1.
+LAB_DEMO_USER = EMBEDDED_MODE
+LAB_ALLOW_SIGNUP = env.bool("LAB_ALLOW_SIGNUP", default=EMBEDDED_MODE)
 # "celery" (Redis present), "thread" (embedded in-process worker), "manual" (tests: leave queued)
 LAB_EXECUTOR = env.str("LAB_EXECUTOR", default="thread" if EMBEDDED_MODE else "celery")
 LAB_EXPECT_GPU_WORKER = env.bool("LAB_GPU_WORKER", default=False)

@@ -1,5 +1,6 @@
 """Management commands: built-in tasks (idempotent) and the demo user."""
 import pytest
+from django.test import RequestFactory
 from django.contrib.auth import authenticate
 from django.core.management import call_command
 
@@ -24,7 +25,7 @@ def test_ensure_demo_user(monkeypatch):
     monkeypatch.setenv("DEMO_PASSWORD", "s3cret")
     call_command("ensure_demo_user")
     call_command("ensure_demo_user")
-    assert authenticate(username="demo", password="s3cret") is not None
+    assert authenticate(RequestFactory().post("/accounts/login/"), username="demo", password="s3cret") is not None
 
 
 def test_builtin_tasks_exist_once_engine_is_there():

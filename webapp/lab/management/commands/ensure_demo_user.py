@@ -1,6 +1,8 @@
-"""`manage.py ensure_demo_user`: create user `demo` (password from DEMO_PASSWORD, default `demo`)."""
+"""`manage.py ensure_demo_user`: create user `demo` (password from DEMO_PASSWORD, default `demo`),
+in the local single-machine mode only (settings.LAB_DEMO_USER): a team server has no demo account."""
 import os
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand
 
@@ -9,6 +11,9 @@ class Command(BaseCommand):
     help = "Create the demo user if missing (password from env DEMO_PASSWORD, default 'demo')."
 
     def handle(self, *args, **options):
+        if not settings.LAB_DEMO_USER:
+            self.stdout.write("no demo user in team mode; create accounts with `manage.py createsuperuser`")
+            return
         User = get_user_model()
         password = os.environ.get("DEMO_PASSWORD", "demo")
         user, created = User.objects.get_or_create(username="demo")
