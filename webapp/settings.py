@@ -230,5 +230,10 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"webapp": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")}},
+    "loggers": {
+        "webapp": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+        # every 500 with its traceback, on the server only (Django logs it here; without a
+        # handler it went nowhere when DEBUG is off)
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": True},
+    },
 }
