@@ -183,6 +183,14 @@ WEB_CONCURRENCY = env.int("WEB_CONCURRENCY", default=max(2, os.cpu_count() or 1)
 WEB_THREADS = env.int("WEB_THREADS", default=4)
 LAB_EVENT_MIN_INTERVAL = env.float("LAB_EVENT_MIN_INTERVAL", default=0.5)
 LAB_MAX_CHART_POINTS = 2000
+# Quotas, each with a clear message when reached
+LAB_MAX_UPLOAD_BYTES = env.int("LAB_MAX_UPLOAD_MB", default=20) * 2**20  # checked while the file streams in
+LAB_MAX_EXAMPLES_PER_TASK = env.int("LAB_MAX_EXAMPLES_PER_TASK", default=200_000)
+FILE_UPLOAD_HANDLERS = [
+    "webapp.lab.uploads.SizeLimitUploadHandler",
+    "django.core.files.uploadhandler.MemoryFileUploadHandler",
+    "django.core.files.uploadhandler.TemporaryFileUploadHandler",
+]
 
 
 def redis_channel_layer(url):

@@ -7,4 +7,5 @@ urlpatterns = [
     path("", include("webapp.lab.urls")),
 ]
 
+handler400 = "webapp.lab.middleware.bad_request"
 handler500 = "webapp.lab.middleware.server_error"

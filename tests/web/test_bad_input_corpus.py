@@ -40,3 +40,70 @@ def test_bad_upload_is_explained_and_stores_nothing(client_in, task, case, name,
     msgs = _messages(client_in.get(response["Location"]))
     assert any("Nothing was imported" in m and needle in m for m in msgs), msgs
     assert list(task.examples.values_list("id", "input", "output")) == before
+
+
+@pytest.mark.django_db
+def test_an_upload_over_the_limit_is_stopped_while_streaming(client_in, task, settings):
+    settings.LAB_MAX_UPLOAD_BYTES = 64 * 1024
+    before = task.examples.count()
+    content = b"input,output\n" + b"a long line of text,positive\n" * 5000  # ~150 KB
+    response = client_in.post(f"/tasks/{task.pk}/import/", {"file": SimpleUploadedFile("big.csv", content),
+                                                            "split": "pool"})
+    msgs = _messages(client_in.get(response["Location"]))
+    assert any("Nothing was imported" in m and "larger than" in m for m in msgs), msgs
+    assert task.examples.count() == before
+
+
+@pytest.mark.django_db
+def test_the_examples_quota_is_kept_by_imports_and_single_adds(client_in, task, settings):
+    settings.LAB_MAX_EXAMPLES_PER_TASK = task.examples.count() + 1
+    rows = "input,output\n" + "".join(f"row {i},positive\n" for i in range(3))
+    response = client_in.post(f"/tasks/{task.pk}/import/", {"file": SimpleUploadedFile("d.csv", rows.encode()),
+                                                            "split": "pool"})
+    msgs = _messages(client_in.get(response["Location"]))
+    assert any("at most" in m and "examples" in m for m in msgs), msgs
+    assert task.examples.count() == settings.LAB_MAX_EXAMPLES_PER_TASK - 1
+    client_in.post(f"/tasks/{task.pk}/examples/add/", {"input": "one more", "output": "positive", "split": "pool"})
+    assert task.examples.count() == settings.LAB_MAX_EXAMPLES_PER_TASK
+    response = client_in.post(f"/tasks/{task.pk}/examples/add/", {"input": "too many", "output": "positive", "split": "pool"})
+    assert any("at most" in m for m in _messages(client_in.get(response["Location"])))
+    assert task.examples.count() == settings.LAB_MAX_EXAMPLES_PER_TASK
+
+
+@pytest.mark.django_db
+def test_copying_a_task_whose_name_has_the_maximum_length(client_in, user):
+    from webapp.lab.models import Task
+
+    from .conftest import make_task
+
+    src = make_task(user, name="n" * Task._meta.get_field("name").max_length)
+    first = client_in.post(f"/tasks/{src.pk}/copy/")
+    second = client_in.post(f"/tasks/{src.pk}/copy/")
+    assert first.status_code == second.status_code == 302
+    names = sorted(Task.objects.filter(owner=user).exclude(pk=src.pk).values_list("name", flat=True))
+    assert len(names) == 2 and all(len(n) <= 120 for n in names)
+    assert names[0].endswith("… (copy)") and names[1].endswith("… (copy 2)")
+
+
+@pytest.mark.django_db
+def test_a_form_too_large_for_the_server_gets_413_with_the_fix(client_in, user):
+    from webapp.lab.models import Task
+
+    response = client_in.post("/tasks/new/", {"name": "huge", "description": "d" * 3_000_000,
+                                              "kind": "classification", "input_template": "{x}",
+                                              "answer_parser": "plain", "labels_text": "a, b"})
+    assert response.status_code == 413
+    assert "Shorten the long field" in response.content.decode()
+    assert not Task.objects.filter(name="huge").exists()
+
+
+@pytest.mark.django_db
+def test_a_long_description_is_a_field_error(client_in):
+    from webapp.lab.models import Task
+
+    response = client_in.post("/tasks/new/", {"name": "long", "description": "d" * 20_001,
+                                              "kind": "classification", "input_template": "{x}",
+                                              "answer_parser": "plain", "labels_text": "a, b"})
+    assert response.status_code == 200
+    assert "at most 20000 characters" in response.context["form"].errors["description"][0]
+    assert not Task.objects.filter(name="long").exists()

@@ -20,6 +20,9 @@ class SignUpForm(UserCreationForm):
 
 
 class TaskForm(forms.ModelForm):
+    description = forms.CharField(
+        required=False, max_length=20_000, widget=forms.TextInput(),
+        help_text="What the task is about, for your team (at most 20,000 characters).")
     labels_text = forms.CharField(
         label="Label set",
         required=False,
@@ -31,7 +34,6 @@ class TaskForm(forms.ModelForm):
         model = Task
         fields = ["name", "description", "kind", "input_template", "answer_parser"]
         widgets = {
-            "description": forms.TextInput(),
             "input_template": forms.Textarea(attrs={"rows": 3, "class": "mono"}),
         }
         help_texts = {

@@ -2,9 +2,12 @@
 import logging
 import sys
 
+from django.conf import settings
+from django.core.exceptions import RequestDataTooBig, TooManyFieldsSent
 from django.db import InterfaceError, OperationalError
 from django.http import HttpResponse
 from django.template.loader import render_to_string
+from django.views.defaults import bad_request as django_bad_request
 from django.views.defaults import server_error as django_server_error
 
 log = logging.getLogger("webapp.lab")
@@ -71,3 +74,16 @@ def server_error(request, *args, **kwargs):
     if exc is not None and is_unavailable(exc):
         return unavailable_response(request, exc)
     return django_server_error(request, *args, **kwargs)
+
+
+def bad_request(request, exception=None, *args, **kwargs):
+    """handler400: a form too large for the server gets a 413 page that says which limit it
+    hit and what to do; any other bad request gets Django's page."""
+    if isinstance(exception, (RequestDataTooBig, TooManyFieldsSent)):
+        limit = settings.DATA_UPLOAD_MAX_MEMORY_SIZE / 2**20
+        message = (f"The form sent more than {limit:.1f} MB of text (or too many fields); nothing was saved. "
+                   "Shorten the long field (a description or an example), or import examples as a "
+                   ".csv or .jsonl file.")
+        body = render_to_string("400.html", {"title": "Form too large", "message": message}, request=request)
+        return HttpResponse(body, status=413)
+    return django_bad_request(request, exception, *args, **kwargs)

@@ -7,7 +7,10 @@ import csv
 import io
 import json
 
-MAX_BYTES = 20 * 1024 * 1024
+from django.conf import settings
+
+from ..uploads import upload_limit_message
+
 # the csv module's own field limit; JSONL cells get the same one, so both formats agree
 MAX_CELL_CHARS = csv.field_size_limit()
 
@@ -17,8 +20,8 @@ class ImportProblem(ValueError):
 
 
 def _decode(raw):
-    if len(raw) > MAX_BYTES:
-        raise ImportProblem("The file is larger than 20 MB; split it into smaller files.")
+    if len(raw) > settings.LAB_MAX_UPLOAD_BYTES:
+        raise ImportProblem(upload_limit_message())
     nul = raw.find(b"\x00")
     if nul >= 0:
         raise ImportProblem(f"The file contains a NUL byte (byte {nul}), which text files never do; "

@@ -10,6 +10,7 @@ from ..forms import ExampleForm, HubImportForm, ImportFileForm
 from ..models import Example, Task
 from ..services.hub import HubUnavailable, fetch_examples
 from ..services.importers import ImportProblem, parse_upload
+from ..services.quotas import QuotaExceeded, ensure_room_for_examples
 from .tasks import get_task
 
 
@@ -22,6 +23,11 @@ def _next_position(task):
 def example_add(request, pk):
     task = get_task(request, pk, editable=True)
     form = ExampleForm(request.POST, task=task)
+    try:
+        ensure_room_for_examples(task, 1)
+    except QuotaExceeded as exc:
+        messages.error(request, f"Example not added — {exc}")
+        return redirect("task-detail", pk=task.pk)
     if form.is_valid():
         ex = form.save(commit=False)
         ex.task, ex.position = task, _next_position(task)
@@ -65,6 +71,7 @@ def _check_labels(task, rows):
 
 def _save_rows(task, rows, split, replace):
     with transaction.atomic():
+        ensure_room_for_examples(task, len(rows), task.examples.filter(split=split).count() if replace else 0)
         if replace:
             task.examples.filter(split=split).delete()
         start = _next_position(task)
@@ -80,6 +87,10 @@ def _save_rows(task, rows, split, replace):
 def import_file(request, pk):
     task = get_task(request, pk, editable=True)
     form = ImportFileForm(request.POST, request.FILES)
+    refused = getattr(request, "upload_refused", None)
+    if refused:
+        messages.error(request, f"Nothing was imported: {refused}")
+        return redirect("task-detail", pk=task.pk)
     if not form.is_valid():
         problems = " ".join(e for errors in form.errors.values() for e in errors)
         messages.error(request, f"Nothing was imported: {problems} Choose a .csv or .jsonl file to upload.")
@@ -88,10 +99,10 @@ def import_file(request, pk):
     try:
         rows = parse_upload(upload.name, upload.read())
         _check_labels(task, rows)
-    except ImportProblem as exc:
+        _save_rows(task, rows, form.cleaned_data["split"], form.cleaned_data["replace"])
+    except (ImportProblem, QuotaExceeded) as exc:
         messages.error(request, f"Nothing was imported from {upload.name}: {exc}")
         return redirect("task-detail", pk=task.pk)
-    _save_rows(task, rows, form.cleaned_data["split"], form.cleaned_data["replace"])
     messages.success(request, f"Imported {len(rows)} examples from {upload.name}.")
     return redirect("task-detail", pk=task.pk)
 
@@ -112,9 +123,9 @@ def import_hub(request, pk):
         rows = fetch_examples(d["dataset_id"], d["config"], d["split"], d["input_column"], d["output_column"],
                               d["limit"])
         _check_labels(task, rows)
-    except (HubUnavailable, ImportProblem) as exc:
+        _save_rows(task, rows, Example.POOL, replace=True)
+    except (HubUnavailable, ImportProblem, QuotaExceeded) as exc:
         messages.error(request, str(exc))
         return redirect("task-detail", pk=task.pk)
-    _save_rows(task, rows, Example.POOL, replace=True)
     messages.success(request, f"Imported {len(rows)} examples from {d['dataset_id']}.")
     return redirect("task-detail", pk=task.pk)

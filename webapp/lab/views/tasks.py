@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 from ..experiment_form import visible_tasks
 from ..forms import ExampleForm, HubImportForm, ImportFileForm, TaskForm
 from ..models import Example, Task
+from ..services.naming import copy_name
 from ..services.presets import preset
 
 
@@ -73,10 +74,8 @@ def task_delete(request, pk):
 @require_POST
 def task_copy(request, pk):
     src = get_task(request, pk)
-    name = f"{src.name} (copy)"
-    i = 2
-    while Task.objects.filter(owner=request.user, name=name).exists():
-        name, i = f"{src.name} (copy {i})", i + 1
+    name = copy_name(src.name, lambda n: Task.objects.filter(owner=request.user, name=n).exists(),
+                     Task._meta.get_field("name").max_length)
     with transaction.atomic():
         task = Task.objects.create(
             owner=request.user, name=name, description=src.description, input_template=src.input_template,
