@@ -107,3 +107,28 @@ def test_a_long_description_is_a_field_error(client_in):
     assert response.status_code == 200
     assert "at most 20000 characters" in response.context["form"].errors["description"][0]
     assert not Task.objects.filter(name="long").exists()
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("query", [
+    "eval_task=sentiment&n=999&seed=0", "eval_task=sentiment&n=4&seed=77", "eval_task=nope&n=4&seed=0",
+    "eval_task=" + "x" * 5000 + "&n=4&seed=0",
+])
+def test_per_example_json_refuses_parameters_of_no_run_and_caches_nothing(client_in, user, query):
+    from django.core.cache import cache
+
+    from webapp.lab.models import Run
+
+    from .conftest import FakeKey, fake_result, make_sft_experiment
+
+    exp = make_sft_experiment(user)
+    run = Run.objects.create(experiment=exp, method="sft", n=4, seed=0)
+    from webapp.lab.services.results import store_results
+
+    store_results(run, [fake_result(FakeKey("sft", 4, 0), exp.train_task.name)])
+    keys_before = set(cache._cache.keys())
+    response = client_in.get(f"/experiments/{exp.pk}/examples.json?{query}")
+    assert response.status_code == 404 and "choose one listed in results.json" in response.json()["error"]
+    assert set(cache._cache.keys()) == keys_before
+    ok = client_in.get(f"/experiments/{exp.pk}/examples.json?eval_task={exp.train_task.name}&n=4&seed=0")
+    assert ok.status_code == 200 and len(set(cache._cache.keys())) == len(keys_before) + 1

@@ -8,9 +8,9 @@ ETag: a repeated request costs the session, user and experiment lookups and noth
 import hashlib
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseNotModified
+from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseNotModified, JsonResponse
 
-from ..models import Run
+from ..models import EvalResult, Run
 from ..services import cache
 from ..services.compare import compare, per_example
 from ..services.history import full_history
@@ -61,4 +61,16 @@ def examples_json(request, pk):
     except (KeyError, ValueError):
         return HttpResponseBadRequest("give eval_task, n and seed")
     task_hash = hashlib.sha1(task.encode()).hexdigest()[:16]
-    return _json(request, exp.cache_key("examples", task_hash, n, seed), lambda: per_example(exp, task, n, seed))
+
+    def compute():
+        # on a cache miss only, before anything is stored: made-up parameters never fill the cache
+        if not EvalResult.objects.filter(run__experiment=exp, run__n=n, run__seed=seed,
+                                         eval_task_name=task).exists():
+            raise LookupError
+        return per_example(exp, task, n, seed)
+
+    try:
+        return _json(request, exp.cache_key("examples", task_hash, n, seed), compute)
+    except LookupError:
+        return JsonResponse({"error": f"this experiment has no result for eval_task={task[:120]!r}, n={n}, "
+                                      f"seed={seed}; choose one listed in results.json"}, status=404)
