@@ -122,7 +122,7 @@ def test_per_example_json_refuses_parameters_of_no_run_and_caches_nothing(client
     from .conftest import FakeKey, fake_result, make_sft_experiment
 
     exp = make_sft_experiment(user)
-    run = Run.objects.create(experiment=exp, method="sft", n=4, seed=0)
+    run = Run.objects.create(experiment=exp, method="sft", n=4, seed=0, state=Run.DONE)
     from webapp.lab.services.results import store_results
 
     store_results(run, [fake_result(FakeKey("sft", 4, 0), exp.train_task.name)])
