@@ -124,7 +124,7 @@ def fake_result(key, task_name, acc=0.75):
 @pytest.fixture
 def fake_runner(monkeypatch):
     runner = FakeRunner()
-    monkeypatch.setattr("workers.celery_tasks._load_runner", lambda: runner)
+    monkeypatch.setattr("webapp.lab.services.lifecycle.load_runner", lambda: runner)
     return runner
 
 

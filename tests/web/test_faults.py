@@ -10,7 +10,7 @@ from django.utils import timezone
 
 from webapp.lab.middleware import ServiceUnavailableMiddleware, server_error
 from webapp.lab.models import Experiment, Run, RunEvent
-from webapp.lab.services.reaper import reap_stale_runs
+from webapp.lab.services.lifecycle import reap_stale_runs
 
 from .conftest import make_task
 

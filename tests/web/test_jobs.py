@@ -7,7 +7,8 @@ import pytest
 
 from webapp.lab.models import Artifact, EvalResult, MetricPoint, Prediction, Run, RunEvent
 from webapp.lab.services.events import ProgressRecorder
-from workers.celery_tasks import execute_run, run_job
+from webapp.lab.services.lifecycle import run_job
+from workers.celery_tasks import execute_run
 
 from .conftest import FakeRunner, make_sft_experiment
 
@@ -48,7 +49,7 @@ def test_celery_task_calls_run_job(run, fake_runner):
 
 @pytest.mark.django_db
 def test_failure_is_reported(run, monkeypatch):
-    monkeypatch.setattr("workers.celery_tasks._load_runner", lambda: FakeRunner(fail=True))
+    monkeypatch.setattr("webapp.lab.services.lifecycle.load_runner", lambda: FakeRunner(fail=True))
     assert run_job(run.pk) == "failed"
     run.refresh_from_db()
     assert "boom: out of memory" in run.error and not EvalResult.objects.filter(run=run).exists()
@@ -67,7 +68,7 @@ def test_results_are_all_or_nothing(run, fake_runner, monkeypatch):
 @pytest.mark.django_db
 def test_cancel_while_running(run, monkeypatch):
     runner = FakeRunner(steps=50, sleep=0.03)  # the cancel flag is polled at most every 0.5 s
-    monkeypatch.setattr("workers.celery_tasks._load_runner", lambda: runner)
+    monkeypatch.setattr("webapp.lab.services.lifecycle.load_runner", lambda: runner)
     original = runner.execute_run
 
     def execute(config, key, on_progress=None, should_cancel=None, cache_dir=None):

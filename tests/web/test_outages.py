@@ -14,7 +14,7 @@ import pytest
 from django.db import close_old_connections, connection
 
 from webapp.lab.models import Artifact, EvalResult, Experiment, LayerSimilarity, Prediction, Run
-from workers.celery_tasks import run_job
+from webapp.lab.services.lifecycle import run_job
 
 from .conftest import experiment_post, make_sft_experiment, make_task
 from .live import REDIS_URL, ROOT, free_port, point_celery_at, postgres_or_skip, service_env

@@ -21,7 +21,7 @@ def test_real_engine_run_end_to_end(client, user, settings):
     from django.core.management import call_command
 
     from webapp.lab.models import Task
-    from workers.celery_tasks import run_job
+    from webapp.lab.services.lifecycle import run_job
 
     call_command("load_builtin_tasks")
     task = Task.objects.filter(builtin=True, needs_hub=False, held_out=False).first()

@@ -15,8 +15,9 @@ import pytest
 from django.utils import timezone
 
 from webapp.lab.models import EvalResult, MetricPoint, Run, RunEvent
+from webapp.lab.services import lifecycle
+from webapp.lab.services.lifecycle import owner_lost, run_job
 from workers import celery_tasks
-from workers.celery_tasks import owner_lost, run_job
 
 from .conftest import make_sft_experiment
 
@@ -51,7 +52,7 @@ def test_dead_process_on_this_host_is_claimed_again(running, fake_runner):
     assert run_job(run.pk) == "done"
     run.refresh_from_db()
     assert run.state == "done" and run.attempts == 2 and len(fake_runner.calls) == 1
-    assert run.worker == celery_tasks.worker_id()
+    assert run.worker == lifecycle.worker_id()
     assert not MetricPoint.objects.filter(run=run, value=9.0).exists()  # the dead attempt's points are gone
     assert MetricPoint.objects.filter(run=run).count() == 20
     assert list(EvalResult.objects.filter(run=run).values_list("eval_task_name", flat=True)) == ["sentiment"]
@@ -101,8 +102,8 @@ def test_redelivered_job_watches_an_unverifiable_owner(running, fake_runner, mon
     """Owner on another host with a fresh heartbeat: a redelivered job claims the run when the
     heartbeat stands still for two periods, and leaves it when the heartbeat moves."""
     settings.LAB_HEARTBEAT_TIMEOUT = 30
-    monkeypatch.setattr(celery_tasks, "HEARTBEAT_EVERY", 0.2)
-    monkeypatch.setattr(celery_tasks, "REDELIVERY_POLL", 0.05)
+    monkeypatch.setattr(lifecycle, "HEARTBEAT_EVERY", 0.2)
+    monkeypatch.setattr(lifecycle, "REDELIVERY_POLL", 0.05)
 
     run = running("another-host:4242")
     assert owner_lost(run) is None
@@ -138,7 +139,7 @@ def test_redelivered_job_watches_an_unverifiable_owner(running, fake_runner, mon
 @pytest.mark.django_db
 def test_celery_task_passes_redelivered_flag(monkeypatch):
     seen = []
-    monkeypatch.setattr(celery_tasks, "run_job", lambda run_id, redelivered=False: seen.append((run_id,
+    monkeypatch.setattr(lifecycle, "run_job", lambda run_id, redelivered=False: seen.append((run_id,
                                                                                                redelivered)))
     celery_tasks.execute_run.apply(args=[5])  # eager: no delivery info
     assert seen == [(5, False)]

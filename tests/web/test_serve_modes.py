@@ -177,7 +177,7 @@ def test_redis_mode_serves_with_several_processes(client, user, tmp_path, settin
             ws.send(json.dumps({"type": "resume", "last_event": 0, "last_point": 0}))
             replay = json.loads(ws.recv(timeout=10))
             assert replay["type"] == "replay" and {r["id"] for r in replay["runs"]} == {live.pk, dead.pk}
-            from webapp.lab.services.events import set_state
+            from webapp.lab.services.lifecycle import set_state
 
             time.sleep(6)  # idle for longer than channels_redis's 5 s blocking read: still connected
             set_state(live, Run.CANCELLED, message="cancelled from another process")

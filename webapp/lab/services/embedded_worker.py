@@ -1,5 +1,5 @@
 """Embedded single-machine mode: one background thread executes queued runs through
-the same `run_job` as the Celery task, and runs the reaper periodically."""
+`lifecycle.run_job`, as the Celery task does, and runs the reaper periodically."""
 import logging
 import queue
 import threading
@@ -50,9 +50,7 @@ def stop(timeout=10):
 def _loop():
     from django.db import connection
 
-    from workers.celery_tasks import run_job
-
-    from .reaper import reap_stale_runs
+    from .lifecycle import reap_stale_runs, run_job
 
     while True:
         try:

@@ -85,42 +85,6 @@ def bump_results_version(experiment_id):
     Experiment.objects.filter(pk=experiment_id).update(results_version=F("results_version") + 1)
 
 
-def set_state(run, state, message="", error=None, **fields):
-    """Move a run to a new state, persist a 'state' event and broadcast it."""
-    now = timezone.now()
-    run.state = state
-    run.message = message or run.message
-    if error is not None:
-        run.error = error
-    if state == Run.RUNNING:
-        run.started_at = run.started_at or now
-        run.heartbeat_at = now
-    if state in Run.FINAL_STATES:
-        run.finished_at = now
-        run.eta_seconds = None
-        if state == Run.DONE:
-            run.step = run.total or run.step
-    for k, v in fields.items():
-        setattr(run, k, v)
-    update = {"state", "message", "error", "started_at", "heartbeat_at", "finished_at", "eta_seconds", "step",
-              *fields}
-    with transaction.atomic():
-        run.save(update_fields=sorted(update))
-        ev = RunEvent.objects.create(run=run, kind="state", stage=run.stage, step=run.step, total=run.total,
-                                     message=f"{state}: {message or error or ''}".strip(": "))
-        bump_results_version(run.experiment_id)
-    publish_on_commit(run, ev)
-    return ev
-
-
-def note(run, message):
-    """Persist and broadcast a state note without touching the run's row."""
-    ev = RunEvent.objects.create(run=run, kind="state", stage=run.stage, step=run.step, total=run.total,
-                                 message=message)
-    publish_on_commit(run, ev)
-    return ev
-
-
 class ProgressRecorder:
     """Callable handed to the engine as on_progress; also provides should_cancel."""
 

@@ -11,10 +11,9 @@ from django.views.decorators.http import require_POST
 
 from ..experiment_form import ExperimentForm
 from ..models import Experiment, Run
-from ..services import cache, dispatch
-from ..services.events import note, set_state
+from ..services import cache, dispatch, lifecycle
 from ..services.launch import launch
-from ..services.reaper import reap_stale_runs
+from ..services.lifecycle import reap_stale_runs
 
 
 def get_experiment(request, pk):
@@ -90,21 +89,7 @@ BROKER_DOWN_NOTE = ("The message broker (Redis) is unreachable right now: the ca
 
 
 def cancel_run(run):
-    """Flag the run; a queued one is cancelled now (and revoked), a running one stops at its next step.
-    Returns (changed, broker_reached)."""
-    if run.state in Run.FINAL_STATES:
-        return False, True
-    Run.objects.filter(pk=run.pk).update(cancel_requested=True)
-    run.cancel_requested = True
-    broker_ok = True
-    if run.state == Run.QUEUED:
-        updated = Run.objects.filter(pk=run.pk, state=Run.QUEUED).update(state=Run.CANCELLED)
-        if updated:
-            set_state(run, Run.CANCELLED, message="cancelled before it started")
-            broker_ok = dispatch.revoke(run) is not False
-    else:
-        note(run, "cancel requested")
-    return True, broker_ok
+    return lifecycle.cancel_run(run, revoke=dispatch.revoke)
 
 
 @login_required
