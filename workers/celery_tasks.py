@@ -1,15 +1,21 @@
 """Celery tasks: thin adapters from a Celery message to the web app's services.
 
-The web app never imports this module: it sends tasks by name (`EXECUTE_RUN` in
-`webapp.lab.services.dispatch`). Everything a task does lives in
-`webapp.lab.services.lifecycle` (a run's life) and `webapp.lab.services.reaper`.
+The web app never imports this module: it sends tasks by name (`webapp.celery_app`
+holds the names). Everything a task does lives in `webapp.lab.services.lifecycle`.
 """
-from webapp.celery_app import app
+from webapp.celery_app import EXECUTE_RUN, REAP_STALE_RUNS, app
 from webapp.lab.services import lifecycle
 
 
-@app.task(name="workers.celery_tasks.execute_run", acks_late=True, bind=True)
+@app.task(name=EXECUTE_RUN, acks_late=True, bind=True)
 def execute_run(self, run_id):
     """One run per job; `redelivered` comes from the broker (see lifecycle.claim_redelivered)."""
     delivery = getattr(self.request, "delivery_info", None) or {}
     return lifecycle.run_job(int(run_id), redelivered=bool(delivery.get("redelivered")))
+
+
+@app.task(name=REAP_STALE_RUNS, acks_late=False)
+def reap_stale_runs():
+    """One reaper pass (Celery beat sends it every LAB_REAPER_INTERVAL seconds); returns the
+    ids of the runs it failed."""
+    return [run.id for run in lifecycle.reap_stale_runs()]

@@ -8,9 +8,6 @@ from django.db import transaction
 from ..models import Run
 
 log = logging.getLogger("webapp.lab")
-# the Celery task that executes one run (workers/celery_tasks.py), sent by name: the web app
-# never imports the task module
-EXECUTE_RUN = "workers.celery_tasks.execute_run"
 
 
 def queue_for(model_name):
@@ -40,9 +37,9 @@ def check_broker(timeout=3.0):
 def enqueue_now(run_ids):
     mode = settings.LAB_EXECUTOR
     if mode == "celery":
-        from webapp.celery_app import app
+        from webapp.celery_app import EXECUTE_RUN, app
 
-        for run in Run.objects.filter(id__in=run_ids):
+        for run in Run.objects.filter(id__in=run_ids):  # by name: the app never imports the task module
             result = app.send_task(EXECUTE_RUN, args=[run.id], queue=run.queue or "cpu")
             Run.objects.filter(id=run.id).update(celery_task_id=result.id)
     elif mode == "thread":

@@ -6,8 +6,9 @@ cache invalidation in one transaction). Who calls what:
 - `run_job(run_id)` executes one run end to end. The Celery task
   (`workers.celery_tasks.execute_run`, a thin adapter) and the embedded worker thread
   (`embedded_worker`) both call it; the web app never imports the Celery task module.
-- `reap_stale_runs()` fails runs whose worker stopped beating; `services.reaper` runs it
-  periodically (one mechanism: Celery beat in Redis mode, one thread in embedded mode).
+- `reap_stale_runs()` fails runs whose worker stopped beating. It runs periodically, from
+  one mechanism per deployment (`services.reaper`: Celery beat in Redis mode, one thread in
+  embedded mode), and from `manage.py reap_runs`; never from a view or a job.
 - `cancel_run(run)` is what the cancel buttons do.
 
 Redelivered jobs (acks_late + task_reject_on_worker_lost: a prefork child killed mid-run,
@@ -286,10 +287,9 @@ def _is_cancelled(exc):
 def run_job(run_id, redelivered=False):
     """Execute one run end to end; returns its final state (or the state that made it skip
     the run). `redelivered`: the broker says this message was delivered before."""
-    run, state = claim(run_id)  # before reaping: a stale run of this job is claimed again, not failed
+    run, state = claim(run_id)
     if run is None and state == Run.RUNNING and redelivered:
         run, state = claim_redelivered(run_id)
-    reap_stale_runs()
     if run is None:
         return state
     recorder = ProgressRecorder(run)

@@ -1,14 +1,15 @@
-"""Mark runs whose worker stopped sending heartbeats as failed.
+"""The one periodic reaper: a `lifecycle.reap_stale_runs` pass every LAB_REAPER_INTERVAL
+seconds (default 10; 0 = none), so a killed worker's run is failed within
+LAB_HEARTBEAT_TIMEOUT + LAB_REAPER_INTERVAL seconds (30 + 10 by default) even when nobody
+loads a page; the state change is broadcast to the experiment's websocket group like any other.
 
-`lifecycle.reap_stale_runs` does one pass (one indexed query when nothing is stale). Passes run:
-- periodically in every web process: `start_periodic_reaper()` starts a daemon thread
-  (every LAB_REAPER_INTERVAL seconds, default 10; 0 disables it, as under pytest). It is
-  started by `python -m webapp.serve` and by the ASGI lifespan startup (`webapp.asgi`), so a
-  killed worker's run is failed within LAB_HEARTBEAT_TIMEOUT + LAB_REAPER_INTERVAL seconds
-  (30 + 10 by default) even when nobody loads a page; the state change is broadcast to the
-  experiment's websocket group like any other;
-- when a job starts, in every job's heartbeat thread, and by `manage.py reap_runs`.
-Several reapers at once are safe: only the one that flips a row reports it.
+One mechanism per deployment:
+- Redis mode: Celery beat sends the `reap_stale_runs` task (`webapp.celery_app.schedule_reaper`)
+  to the maintenance queue, served by the scheduler process
+  (`celery -A webapp.celery_app worker -B -Q maintenance`).
+- Embedded mode: one daemon thread in the single web process (`start_periodic_reaper`,
+  started by `python -m webapp.serve` next to the embedded worker thread).
+`manage.py reap_runs` does one pass by hand. Views and jobs never reap.
 """
 import logging
 import threading

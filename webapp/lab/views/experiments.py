@@ -13,7 +13,6 @@ from ..experiment_form import ExperimentForm
 from ..models import Experiment, Run
 from ..services import cache, dispatch, lifecycle
 from ..services.launch import launch
-from ..services.lifecycle import reap_stale_runs
 
 
 def get_experiment(request, pk):
@@ -76,7 +75,6 @@ def experiment_detail(request, pk):
     """The experiment page: facts, the runs table (live over the websocket) and the compare
     section (filled from results.json). A fixed number of queries, whatever the run count."""
     exp = get_experiment(request, pk)
-    reap_stale_runs()  # one indexed query; the periodic reaper does the same in the background
     return render(request, "lab/experiment_detail.html", {
         "experiment": exp,
         "runs_html": run_rows_html(request, exp),
