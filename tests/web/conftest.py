@@ -1,11 +1,8 @@
 """Fixtures for the web tests: users, tasks, a fake engine runner that follows
 CONTRACT.md, MEDIA_ROOT in a temporary folder and an empty cache per test."""
 import time
-from collections import namedtuple
-
 import pytest
 
-FakeKey = namedtuple("FakeKey", "method n seed")
 
 
 @pytest.fixture(autouse=True)
@@ -68,21 +65,27 @@ def make_sft_experiment(owner):
     return exp
 
 
+def make_run(experiment, method="sft", n=4, seed=0, **fields):
+    """A saved run with its engine key, as a launch creates it (lifecycle.run_job needs the key)."""
+    from webapp.lab.models import Run
+    from workers.engine.plan import RunKey
+
+    run = Run.for_key(experiment, RunKey(method, n, seed), **fields)
+    run.save()
+    return run
+
+
 @pytest.fixture
 def task(user):
     return make_task(user)
 
 
 class FakeRunner:
-    """Follows the contract: plan_runs + execute_run with progress, cancel and results."""
+    """Follows the contract: execute_run with progress, cancel and results."""
 
     def __init__(self, steps=20, fail=False, sleep=0.0):
         self.steps, self.fail, self.sleep = steps, fail, sleep
         self.calls = []
-
-    def plan_runs(self, config):
-        seeds = config["seeds"] if isinstance(config["seeds"], list) else list(range(config["seeds"]))
-        return [FakeKey(m, n, s) for m in config["methods"] for n in config["n"] for s in seeds]
 
     def execute_run(self, config, key, on_progress=None, should_cancel=None, cache_dir=None):
         from workers.engine.progress import Cancelled, ProgressEvent

@@ -19,7 +19,7 @@ from webapp.lab.services import lifecycle
 from webapp.lab.services.lifecycle import owner_lost, run_job
 from workers import celery_tasks
 
-from .conftest import make_sft_experiment
+from .conftest import make_run, make_sft_experiment
 
 
 def _dead_pid():
@@ -35,9 +35,9 @@ def running(user):
 
     def make(worker, heartbeat_age=1.0, attempts=1):
         now = timezone.now()
-        run = Run.objects.create(experiment=exp, method="sft", n=4, seed=0, state="running", stage="sft", step=7,
-                                 total=20, attempts=attempts, worker=worker, started_at=now - timedelta(seconds=60),
-                                 heartbeat_at=now - timedelta(seconds=heartbeat_age))
+        run = make_run(exp, "sft", 4, 0, state="running", stage="sft", step=7, total=20, attempts=attempts,
+                       worker=worker, started_at=now - timedelta(seconds=60),
+                       heartbeat_at=now - timedelta(seconds=heartbeat_age))
         MetricPoint.objects.bulk_create(MetricPoint(run=run, series="sft/loss", step=i, value=9.0) for i in range(7))
         EvalResult.objects.create(run=run, eval_task_name="half-written")
         return run

@@ -181,7 +181,7 @@ class ExperimentForm(forms.Form):
         from workers.engine.plan import plan_runs
 
         try:
-            self.plan = [(k.method, int(k.n), int(k.seed)) for k in plan_runs(self.config)]
+            self.plan = plan_runs(self.config)  # the engine's RunKeys, stored on the runs at launch
         except Exception as exc:  # ConfigError(field, message) names the field
             engine_field = getattr(exc, "field", None)
             message = getattr(exc, "message", None) or str(exc)

@@ -157,6 +157,9 @@ class Run(models.Model):
     method = models.CharField(max_length=16)
     n = models.PositiveIntegerField()
     seed = models.IntegerField()
+    # the engine's RunKey for this run, as planned once at launch (`workers.engine.plan`);
+    # the worker hands it back to the engine as it is (see `engine_key`)
+    key = models.JSONField(default=dict)
     state = models.CharField(max_length=12, choices=STATE_CHOICES, default=QUEUED, db_index=True)
     stage = models.CharField(max_length=24, blank=True)
     step = models.IntegerField(default=0)
@@ -182,6 +185,22 @@ class Run(models.Model):
 
     def __str__(self):
         return f"{self.method} N={self.n} seed={self.seed}"
+
+    @classmethod
+    def for_key(cls, experiment, key, **fields):
+        """An unsaved run for one of the engine's planned RunKeys (method, n, seed, ...)."""
+        from dataclasses import asdict
+
+        return cls(experiment=experiment, method=key.method, n=int(key.n), seed=int(key.seed), key=asdict(key),
+                   **fields)
+
+    def engine_key(self):
+        """The stored RunKey, as the engine's planner made it at launch."""
+        from workers.engine.plan import RunKey
+
+        if not self.key:
+            raise ValueError(f"run {self.pk} has no planned engine key (it was not created by a launch)")
+        return RunKey(**self.key)
 
     @property
     def method_label(self):

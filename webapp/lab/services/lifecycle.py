@@ -271,13 +271,6 @@ def load_runner():
     return runner
 
 
-def _find_key(runner, config, run):
-    for key in runner.plan_runs(config):
-        if (key.method, int(key.n), int(key.seed)) == (run.method, run.n, run.seed):
-            return key
-    raise RuntimeError(f"the engine's plan has no run {run.method} N={run.n} seed={run.seed}")
-
-
 def _is_cancelled(exc):
     from workers.engine.progress import Cancelled
 
@@ -298,10 +291,9 @@ def run_job(run_id, redelivered=False):
     try:
         runner = load_runner()
         config = dict(run.experiment.config)
-        key = _find_key(runner, config, run)
         cache_dir = Path(settings.MEDIA_ROOT) / "cache"
         cache_dir.mkdir(parents=True, exist_ok=True)
-        results = runner.execute_run(config, key, on_progress=recorder, should_cancel=recorder.should_cancel,
+        results = runner.execute_run(config, run.engine_key(), on_progress=recorder, should_cancel=recorder.should_cancel,
                                      cache_dir=str(cache_dir))
         recorder.close()
         store_results(run, list(results or []))
