@@ -40,7 +40,7 @@ def client_in(client, user):
     return client
 
 
-def make_task(owner, name="sentiment", n=10, labels=("positive", "negative"), kind="classification", **kw):
+def make_task(owner, name="sentiment", n=12, labels=("positive", "negative"), kind="classification", **kw):
     from webapp.lab.models import Example, Task
 
     task = Task.objects.create(owner=owner, name=name, kind=kind, labels=list(labels) if kind == "classification" else [],

@@ -131,14 +131,17 @@ def _scenario(base, page, tmp_path):
     assert rows.count() == len(TYPED) + len(CSV_ROWS)
     assert "a ripe mango" in page.inner_text("table.examples")
 
-    # the prompt preview shows the exact ICL prompt and SFT string
-    icl = page.inner_text("#pv-icl")
+    # the prompt preview shows the exact ICL prompt and SFT string (from the engine, via preview.json)
+    page.wait_for_function("() => document.getElementById('pv-sft').textContent.length > 0", timeout=10000)
+    icl = page.text_content("#pv-icl")
     # query 1 (the dog) with the next 3 pool examples as demonstrations, answers appended without a separator
     assert icl.startswith("Text:a red apple\nLabel:no\n\nText:the goat\nLabel:yes\n\nText:the horse\nLabel:yes")
-    assert icl.rstrip().endswith("Text:the dog\nLabel:")
-    assert page.inner_text("#pv-sft").strip() == "Text:the dog\nLabel:yes"
+    assert icl.endswith("\n\nText:the dog\nLabel:")
+    assert page.text_content("#pv-sft") == "Text:the dog\nLabel:yes"
     page.fill("#pv-index", "2")
-    assert page.inner_text("#pv-icl").rstrip().endswith("Text:a red apple\nLabel:")
+    page.wait_for_function("() => document.getElementById('pv-icl').textContent.endsWith('Text:a red apple\\nLabel:')",
+                           timeout=10000)
+    assert page.text_content("#pv-sft") == "Text:a red apple\nLabel:no"
 
     # launch ICL, SFT and IA2->SFT on the embedded model
     page.goto(base + "/experiments/new/")

@@ -17,11 +17,29 @@ def _post_invalid(client, data):
 
 
 @pytest.mark.django_db
-def test_n_larger_than_pool(client_in, task, no_engine_check, fake_runner):
-    form = _post_invalid(client_in, experiment_post(task, n_values="4,16"))
-    assert "n_values" in form.errors
-    assert "N=16 is larger than the pool" in form.errors["n_values"][0] and "10" in form.errors["n_values"][0]
-    assert fake_runner.calls == []
+@pytest.mark.parametrize("n_values,ok", [("4", True), ("5", False), ("4,16", False)])
+def test_pool_rule_is_the_engines(client_in, task, no_engine_check, fake_runner, n_values, ok):
+    """12 examples, evaluation set of 6 (half the pool when eval_size is larger): N=4 needs
+    4 + 2 dev = 6 outside it and fits; N=5 needs 5 + 2 = 7 and does not, although 5 < 12
+    (the old form rule `max(N) > pool` let it through, and the engine failed it later)."""
+    from workers.engine.errors import ConfigError
+    from workers.engine.sampling import draw_split
+
+    n = max(int(v) for v in n_values.split(","))
+    try:
+        draw_split(task.to_engine_task(), n, 0, 20)
+        engine_ok = True
+    except ConfigError:
+        engine_ok = False
+    assert engine_ok == ok  # the engine agrees with this table
+    resp = client_in.post("/experiments/new/", experiment_post(task, n_values=n_values))
+    if ok:
+        assert resp.status_code == 302 and Experiment.objects.count() == 1
+        return
+    form = resp.context["form"]
+    assert Experiment.objects.count() == 0 and Run.objects.count() == 0 and fake_runner.calls == []
+    message = form.errors["n_values"][0]
+    assert f"N={n} needs {n + n // 2} examples" in message and "has 6 outside the evaluation set" in message
 
 
 @pytest.mark.django_db

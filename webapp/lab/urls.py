@@ -16,6 +16,7 @@ urlpatterns = [
     path("tasks/<int:pk>/edit/", tasks.task_edit, name="task-edit"),
     path("tasks/<int:pk>/delete/", tasks.task_delete, name="task-delete"),
     path("tasks/<int:pk>/copy/", tasks.task_copy, name="task-copy"),
+    path("tasks/<int:pk>/preview.json", tasks.task_preview_json, name="task-preview"),
     path("tasks/<int:pk>/examples/add/", examples.example_add, name="example-add"),
     path("tasks/<int:pk>/examples/<int:ex_id>/edit/", examples.example_edit, name="example-edit"),
     path("tasks/<int:pk>/examples/<int:ex_id>/delete/", examples.example_delete, name="example-delete"),
