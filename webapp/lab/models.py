@@ -211,6 +211,13 @@ class Run(models.Model):
         return METHOD_LABELS.get(self.method, self.method)
 
     @property
+    def trains_adapter(self):
+        """Whether the engine trains an adapter for this method (it has training stages)."""
+        from workers.engine.config import METHOD_STAGES
+
+        return bool(METHOD_STAGES.get(self.method))
+
+    @property
     def progress(self):
         if self.state == self.DONE:
             return 1.0

@@ -2,6 +2,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
+from django.http import FileResponse, HttpResponseNotFound
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -12,6 +13,7 @@ from django.views.decorators.http import require_POST
 from ..experiment_form import ExperimentForm
 from ..models import Experiment, Run
 from ..services import cache, dispatch, lifecycle
+from ..services.adapters import NoAdapter, adapter_zip
 from ..services.launch import launch
 
 
@@ -114,3 +116,15 @@ def experiment_cancel(request, pk):
     if not all(ok for _, ok in outcomes):
         messages.warning(request, BROKER_DOWN_NOTE)
     return redirect("experiment-detail", pk=exp.pk)
+
+
+@login_required
+def run_adapter(request, pk, run_id):
+    """The run's adapter files as a zip (404 with the reason when there is none)."""
+    exp = get_experiment(request, pk)
+    run = get_object_or_404(Run, pk=run_id, experiment=exp)
+    try:
+        handle, name = adapter_zip(run)
+    except NoAdapter as exc:
+        return HttpResponseNotFound(str(exc), content_type="text/plain; charset=utf-8")
+    return FileResponse(handle, as_attachment=True, filename=name, content_type="application/zip")
