@@ -1,5 +1,7 @@
 """Experiment and task form validation: every bad input names its field, and nothing
 is created or queued."""
+import re
+
 import pytest
 
 from webapp.lab.experiment_form import ExperimentForm, map_engine_field
@@ -65,20 +67,67 @@ def test_bad_simple_fields(client_in, task, no_engine_check, field, value, needl
     assert field in form.errors and needle in " ".join(form.errors[field])
 
 
+def _engine_config(**patch):
+    """A valid engine config (inline task, embedded model), then `patch` applied."""
+    labels = ["yes", "no"]
+    task = {"name": "t", "kind": "classification", "input_template": "{x} ", "labels": labels,
+            "examples": [{"input": f"i saw a cat {i}", "output": labels[i % 2]} for i in range(40)]}
+    cfg = {"model": "embedded", "task": task, "eval_tasks": [task], "methods": ["icl"], "n": [4], "seeds": [0],
+           "eval_size": 10, "similarity_size": 5, "adapter": {"type": "lora", "r": 8, "alpha": 8}}
+    for key, value in patch.items():
+        if key.startswith("task."):
+            cfg["task"] = {**task, key[5:]: value}
+        elif key.startswith("eval_task."):
+            cfg["eval_tasks"] = [task, {**task, "name": "e", key[10:]: value}]
+        elif key.startswith("adapter."):
+            cfg["adapter"] = {**cfg["adapter"], key[8:]: value}
+        else:
+            cfg[key] = value
+    return cfg
+
+
+# a bad value -> the field the real engine names -> the form field that shows the message
+ENGINE_CASES = [
+    ({"model": "/nonexistent/model-dir"}, "model", "model_name"),
+    ({"task.labels": ["only"]}, "task.labels", "train_task"),
+    ({"eval_task.input_template": "no placeholder"}, "eval_tasks[1].input_template", "eval_tasks"),
+    ({"methods": ["nope"]}, "methods", "methods"),
+    ({"n": [40]}, "n", "n_values"),
+    ({"seeds": 0}, "seeds", "seeds"),
+    ({"icl_demos": 0}, "icl_demos", "icl_demos"),
+    ({"eval_size": 0}, "eval_size", "eval_size"),
+    ({"similarity_size": 11}, "similarity_size", "similarity_size"),
+    ({"adapter.type": "prefix"}, "adapter.type", "adapter_type"),
+    ({"adapter.r": 0}, "adapter.r", "lora_r"),
+    ({"adapter.alpha": 0}, "adapter.alpha", "lora_alpha"),
+]
+
+
+@pytest.mark.parametrize("patch,engine_field,form_field", ENGINE_CASES)
+def test_real_engine_problems_map_to_form_fields(patch, engine_field, form_field):
+    from workers.engine.validation import check_config
+
+    assert check_config(_engine_config()) == []  # the base config is fine
+    problems = check_config(_engine_config(**patch))
+    assert [f for f, _ in problems] == [engine_field] and problems[0][1]
+    assert map_engine_field(engine_field) == form_field
+
+
+def test_field_map_has_only_fields_the_engine_emits():
+    from webapp.lab.experiment_form import ENGINE_FIELD_MAP
+
+    emitted = {re.sub(r"\[\d+\]", "", f) for _, f, _ in ENGINE_CASES}
+    used = {next(k for k in sorted(ENGINE_FIELD_MAP, key=len, reverse=True) if e == k or e.startswith(k + "."))
+            for e in emitted}
+    assert used == set(ENGINE_FIELD_MAP)
+
+
 @pytest.mark.django_db
-def test_engine_problems_map_to_fields(client_in, task, monkeypatch):
-    problems = [("model", "cannot load 'no/such-model': not found; use 'embedded' or a local path"),
-                ("task.labels", "labels 'pos' and 'positive' tokenize ambiguously; rename one"),
-                ("adapter.r", "r must be ≤ hidden size"),
-                ("icl_demos", "the ICL prompt (900 tokens) is longer than the context (512)"),
-                ("weird", "something else")]
-    monkeypatch.setattr("webapp.lab.experiment_form.engine_check", lambda config: problems)
-    form = _post_invalid(client_in, experiment_post(task, model_name="no/such-model"))
-    assert "cannot load" in form.errors["model_name"][0]
-    assert "ambiguously" in form.errors["train_task"][0]
-    assert "hidden size" in form.errors["lora_r"][0]
-    assert "longer than the context" in form.errors["icl_demos"][0]
-    assert "weird: something else" in form.non_field_errors()[0]
+def test_engine_problem_reaches_the_form_field_and_creates_nothing(client_in, user):
+    """Through the form with the real engine check: a model that cannot be loaded."""
+    task = make_task(user)
+    form = _post_invalid(client_in, experiment_post(task, model_name="/nonexistent/model-dir"))
+    assert list(form.errors) == ["model_name"] and "/nonexistent/model-dir" in form.errors["model_name"][0]
 
 
 @pytest.mark.django_db
@@ -101,7 +150,7 @@ def test_hub_preset_without_examples(client_in, user, no_engine_check):
 
 
 @pytest.mark.parametrize("field,expected", [
-    ("model", "model_name"), ("n", "n_values"), ("adapter.target_modules", "target_modules"),
+    ("model", "model_name"), ("n", "n_values"), ("adapter.r", "lora_r"), ("adapter.dropout", None),
     ("eval_tasks[1].labels", "eval_tasks"), ("task.examples[3]", "train_task"), ("nothing", None),
 ])
 def test_map_engine_field(field, expected):
@@ -126,12 +175,3 @@ def test_task_form_errors(user, data, field, needle):
             "answer_parser": "plain", "labels_text": "yes, no"}
     form = TaskForm({**base, **data}, owner=user)
     assert not form.is_valid() and needle in form.errors[field][0]
-
-
-def test_real_engine_validation_rejects_bad_model(db, user, client):
-    validation = pytest.importorskip("workers.engine.validation", reason="engine validation not written yet")
-    assert validation  # the real check_config runs through the form below
-    task = make_task(user)
-    client.force_login(user)
-    form = _post_invalid(client, experiment_post(task, model_name="/nonexistent/model-dir"))
-    assert "model_name" in form.errors

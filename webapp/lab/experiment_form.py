@@ -12,27 +12,22 @@ from .services.config import build_config
 
 log = logging.getLogger("webapp.lab")
 
-# engine config key (first dotted part, or the full dotted key) -> form field
+# the fields the engine's checks name (ConfigError.field, check_config's pairs; list indexes
+# dropped, the longest dotted prefix wins) -> the form field to show the message on;
+# tests/web/test_forms.py makes the engine emit each one
 ENGINE_FIELD_MAP = {
     "model": "model_name",
     "task": "train_task",
-    "labels": "train_task",
-    "examples": "train_task",
-    "input_template": "train_task",
     "eval_tasks": "eval_tasks",
     "methods": "methods",
     "n": "n_values",
     "seeds": "seeds",
     "icl_demos": "icl_demos",
-    "prompt": "icl_demos",
-    "context": "icl_demos",
     "eval_size": "eval_size",
-    "similarity_size": "eval_size",
-    "adapter": "adapter_type",
+    "similarity_size": "similarity_size",
     "adapter.type": "adapter_type",
     "adapter.r": "lora_r",
     "adapter.alpha": "lora_alpha",
-    "adapter.target_modules": "target_modules",
 }
 
 
