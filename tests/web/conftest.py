@@ -1,6 +1,5 @@
 """Fixtures for the web tests: users, tasks, a fake engine runner that follows
 CONTRACT.md, MEDIA_ROOT in a temporary folder and an empty cache per test."""
-import time
 import pytest
 
 
@@ -83,8 +82,8 @@ def task(user):
 class FakeRunner:
     """Follows the contract: execute_run with progress, cancel and results."""
 
-    def __init__(self, steps=20, fail=False, sleep=0.0):
-        self.steps, self.fail, self.sleep = steps, fail, sleep
+    def __init__(self, steps=20, fail=False):
+        self.steps, self.fail = steps, fail
         self.calls = []
 
     def execute_run(self, config, key, on_progress=None, should_cancel=None, cache_dir=None):
@@ -96,8 +95,6 @@ class FakeRunner:
             for step in range(1, self.steps + 1):
                 if should_cancel():
                     raise Cancelled("run cancelled")
-                if self.sleep:
-                    time.sleep(self.sleep)
                 on_progress(ProgressEvent("sft", step, self.steps, {"loss": 2.0 / step}))
         if self.fail:
             raise RuntimeError("boom: out of memory")

@@ -118,7 +118,10 @@ def test_worker_runs_experiment_and_matches_engine(redis_mode, client, user):
         assert listener.error is None, listener.error
         wait_for(lambda: set(_states(exp).values()) <= set(Run.FINAL_STATES), 240, interval=0.5,
                  what=f"runs to finish (worker log:\n{worker.log()[-2000:]})")
-        time.sleep(1.0)  # the last broadcasts are in flight
+        # the last broadcasts may still be in flight: wait for both "done" states to arrive
+        wait_for(lambda: {m["run"]["method"] for m in listener.messages
+                          if m.get("type") == "event" and m["run"]["state"] == "done"} == {"icl", "sft"},
+                 15, what="the done states to reach the websocket client")
         listener.stopped.set()
         listener.join(10)
     finally:

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from webapp.lab import defaults
 from webapp.lab.experiment_form import ExperimentForm
 from webapp.lab.models import METHOD_CHOICES, Experiment, Task
 from workers.engine import config as engine_config

@@ -67,7 +67,12 @@ def test_results_are_all_or_nothing(run, fake_runner, monkeypatch):
 
 @pytest.mark.django_db
 def test_cancel_while_running(run, monkeypatch):
-    runner = FakeRunner(steps=50, sleep=0.03)  # the cancel flag is polled at most every 0.5 s
+    """A cancel requested at step 5 stops the run at its next step (no waiting on a real
+    clock: the job checks the flag at every step when CANCEL_POLL is 0)."""
+    from webapp.lab.services import lifecycle
+
+    monkeypatch.setattr(lifecycle, "CANCEL_POLL", 0.0)
+    runner = FakeRunner(steps=50)
     monkeypatch.setattr("webapp.lab.services.lifecycle.load_runner", lambda: runner)
     original = runner.execute_run
 
@@ -81,7 +86,8 @@ def test_cancel_while_running(run, monkeypatch):
     runner.execute_run = execute
     assert run_job(run.pk) == "cancelled"
     run.refresh_from_db()
-    assert run.state == "cancelled" and run.step < 50
+    assert run.state == "cancelled" and run.step == 5 and not EvalResult.objects.filter(run=run).exists()
+    assert MetricPoint.objects.filter(run=run).count() == 5  # the points before the cancel are kept
 
 
 @pytest.mark.django_db

@@ -46,6 +46,7 @@ from .results import store_results
 log = logging.getLogger("webapp.lab")
 HEARTBEAT_EVERY = 10.0
 REDELIVERY_POLL = 1.0
+CANCEL_POLL = 0.5  # seconds a "cancel requested?" answer is reused by a running job
 
 
 # --- state changes ----------------------------------------------------------
@@ -285,7 +286,7 @@ def run_job(run_id, redelivered=False):
         run, state = claim_redelivered(run_id)
     if run is None:
         return state
-    recorder = ProgressRecorder(run)
+    recorder = ProgressRecorder(run, cancel_poll=CANCEL_POLL)
     heartbeat = Heartbeat(run.id, run.worker)
     heartbeat.start()
     try:
