@@ -1,5 +1,7 @@
-"""docker-compose.yml and the Dockerfile (Docker Compose cannot run here): semantic checks
-that compare the deployment with the code it starts, not literals restated from the file.
+"""docker-compose.yml and the Dockerfile (Docker Compose cannot run here): the file is
+validated against the Compose specification's JSON schema (the copy check-jsonschema
+vendors, licence beside it), then semantic checks compare the deployment with the code it
+starts, not literals restated from the file.
 Each check fails on a real mistake: a queue the app routes runs to that no worker serves,
 a worker serving a queue the app does not declare, no scheduler or two (the periodic reaper
 must run exactly once), a service started before a dependency that has no health check, an
@@ -23,6 +25,34 @@ def _celery(cmd):
         return None
     queues = cmd[cmd.index("-Q") + 1].split(",") if "-Q" in cmd else ["celery"]
     return cmd[cmd.index("-A") + 1], set(queues), "-B" in cmd or "--beat" in cmd
+
+
+def _compose_schema():
+    import json
+    from importlib import resources
+
+    return json.loads(resources.files("check_jsonschema.builtin_schemas.vendor")
+                      .joinpath("compose-spec.json").read_text())
+
+
+def _schema_errors(doc):
+    import jsonschema
+
+    schema = _compose_schema()
+    validator = jsonschema.validators.validator_for(schema)(schema)
+    return sorted(e.message for e in validator.iter_errors(doc))
+
+
+def test_file_follows_the_compose_specification():
+    assert _schema_errors(_compose()) == []
+
+
+def test_schema_check_catches_a_wrong_file():
+    """The same check on a copy with mistakes Compose itself would reject."""
+    bad = _compose()
+    bad["services"]["web"]["depends_on"] = {"postgres": {"condition": "service_happy"}}
+    bad["services"]["redis"]["healthcheck"]["interval"] = ["5s"]
+    assert len(_schema_errors(bad)) >= 2
 
 
 def _workers():
