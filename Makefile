@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test bench model worker clean
+.PHONY: install run test bench model worker scheduler clean
 
 install: $(STAMP)
 
@@ -28,6 +28,10 @@ model: install
 
 worker: install
 	$(VENV)/bin/celery -A webapp.celery_app worker -Q cpu,gpu --concurrency 1 -l info
+
+# Redis mode's one periodic reaper: Celery beat + the worker of its maintenance queue (run exactly one)
+scheduler: install
+	$(VENV)/bin/celery -A webapp.celery_app worker -B -Q maintenance --concurrency 1 -l info
 
 clean:
 	rm -rf $(VENV) var test-output

@@ -1,13 +1,11 @@
 """Shared pieces of the web benchmarks: a throwaway Postgres database, the app server
-as a subprocess (either mode), a signed-in session over urllib, percentiles, a minimal websocket
-client, and updating one section of BENCHMARKS.md."""
-import base64
+as a subprocess (either mode), a signed-in session over urllib, percentiles, a websocket
+client (the `websockets` library), and updating one section of BENCHMARKS.md."""
 import http.cookiejar
 import json
 import os
 import re
 import socket
-import struct
 import subprocess
 import sys
 import time
@@ -130,58 +128,24 @@ def percentile(values, q):
 
 
 class WebSocket:
-    """Just enough RFC 6455 for a benchmark client: handshake, send text, receive text."""
+    """A benchmark's websocket client: the `websockets` library's synchronous client (pinned in
+    requirements.txt), with JSON in and out and TCP_NODELAY on (latency is what is measured)."""
 
     def __init__(self, host, port, path, cookie, origin):
-        self.sock = socket.create_connection((host, port), timeout=30)
-        self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
-        key = base64.b64encode(os.urandom(16)).decode()
-        self.sock.sendall((f"GET {path} HTTP/1.1\r\nHost: {host}:{port}\r\nUpgrade: websocket\r\n"
-                           f"Connection: Upgrade\r\nSec-WebSocket-Key: {key}\r\nSec-WebSocket-Version: 13\r\n"
-                           f"Origin: {origin}\r\nCookie: {cookie}\r\n\r\n").encode())
-        head = b""
-        while b"\r\n\r\n" not in head:
-            chunk = self.sock.recv(4096)
-            if not chunk:
-                raise RuntimeError("websocket handshake failed")
-            head += chunk
-        head, self.buf = head.split(b"\r\n\r\n", 1)
-        if b" 101 " not in head.split(b"\r\n")[0]:
-            raise RuntimeError(f"websocket refused: {head[:200]!r}")
+        from websockets.sync.client import connect
 
-    def _read(self, n):
-        while len(self.buf) < n:
-            chunk = self.sock.recv(65536)
-            if not chunk:
-                raise ConnectionError("websocket closed")
-            self.buf += chunk
-        out, self.buf = self.buf[:n], self.buf[n:]
-        return out
+        self.conn = connect(f"ws://{host}:{port}{path}", origin=origin, additional_headers={"Cookie": cookie},
+                            open_timeout=30, compression=None)
+        self.conn.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
     def send_json(self, obj):
-        payload = json.dumps(obj).encode()
-        mask = os.urandom(4)
-        header = bytes([0x81])
-        n = len(payload)
-        header += bytes([0x80 | n]) if n < 126 else bytes([0x80 | 126]) + struct.pack(">H", n)
-        self.sock.sendall(header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload)))
+        self.conn.send(json.dumps(obj))
 
-    def receive_json(self):
-        while True:
-            b0, b1 = self._read(2)
-            n = b1 & 0x7F
-            if n == 126:
-                n = struct.unpack(">H", self._read(2))[0]
-            elif n == 127:
-                n = struct.unpack(">Q", self._read(8))[0]
-            payload = self._read(n)
-            if b0 & 0x0F == 0x1:
-                return json.loads(payload)
-            if b0 & 0x0F == 0x8:
-                raise ConnectionError("websocket closed by the server")
+    def receive_json(self, timeout=30):
+        return json.loads(self.conn.recv(timeout=timeout))
 
     def close(self):
-        self.sock.close()
+        self.conn.close()
 
 
 def update_benchmarks_md(title, body):

@@ -1,6 +1,6 @@
 """ASGI entry point: HTTP through Django, websockets through Channels (auth + origin checks),
-and the ASGI lifespan protocol (servers that speak it, e.g. uvicorn, start this process's
-periodic reaper thread at startup and stop it at shutdown).
+and the ASGI lifespan protocol (servers that speak it, e.g. uvicorn, close this process's
+connection pool at shutdown).
 
 Web processes use a Postgres connection pool: when an ASGI server imports this module
 first, LAB_DB_POOL defaults to on before the settings load (see webapp/settings.py); set
@@ -69,22 +69,13 @@ router = ProtocolTypeRouter(
 
 
 async def lifespan(receive, send):
-    """Start the periodic reaper with the server, stop it (and close the pool) with it."""
-    from asgiref.sync import sync_to_async
-
-    from webapp.lab.services.reaper import start_periodic_reaper, stop_periodic_reaper
-
+    """Nothing to start; close the connection pool at shutdown. (The periodic reaper is
+    Celery beat in Redis mode, not a thread per web process: see services/reaper.py.)"""
     while True:
         message = await receive()
         if message["type"] == "lifespan.startup":
-            try:
-                start_periodic_reaper()
-            except Exception as exc:  # noqa: BLE001 - reported to the server, which stops
-                await send({"type": "lifespan.startup.failed", "message": str(exc)})
-                return
             await send({"type": "lifespan.startup.complete"})
         elif message["type"] == "lifespan.shutdown":
-            await sync_to_async(stop_periodic_reaper, thread_sensitive=False)()
             await sync_to_async(_close_pools, thread_sensitive=False)()
             await send({"type": "lifespan.shutdown.complete"})
             return

@@ -1,7 +1,13 @@
-"""Celery app `webapp.celery_app`: queues cpu and gpu, one job at a time per worker.
+"""Celery app `webapp.celery_app`: queues cpu and gpu (runs, one at a time per worker) and
+maintenance (the periodic reaper, sent by Celery beat).
 
-Start a GPU worker with `celery -A webapp.celery_app worker -Q gpu --concurrency 1`
-and a CPU worker with `-Q cpu`.
+Start a GPU worker with `celery -A webapp.celery_app worker -Q gpu --concurrency 1`, a CPU
+worker with `-Q cpu`, and exactly one scheduler with
+`celery -A webapp.celery_app worker -B -Q maintenance --concurrency 1` (beat + the worker
+that runs its reaper passes; runs never wait behind a reaper pass, and a reaper pass never
+waits behind a run).
+
+Tasks are known here by name only (the web app never imports `workers.celery_tasks`).
 """
 import os
 
@@ -10,10 +16,14 @@ from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
 
+EXECUTE_RUN = "workers.celery_tasks.execute_run"
+REAP_STALE_RUNS = "workers.celery_tasks.reap_stale_runs"
+MAINTENANCE_QUEUE = "maintenance"
+
 app = Celery("webapp")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.conf.update(
-    task_queues=(Queue("cpu"), Queue("gpu")),
+    task_queues=(Queue("cpu"), Queue("gpu"), Queue(MAINTENANCE_QUEUE)),
     task_default_queue="cpu",
     worker_prefetch_multiplier=1,
     task_acks_late=True,
@@ -21,3 +31,15 @@ app.conf.update(
     worker_concurrency=int(os.environ.get("CELERY_CONCURRENCY", "1")),
     include=["workers.celery_tasks"],
 )
+
+
+@app.on_after_configure.connect
+def schedule_reaper(sender, **kwargs):
+    """The one periodic reaper of Redis mode: a pass every LAB_REAPER_INTERVAL seconds
+    (0 = none), on the maintenance queue; a pass not started within the interval expires."""
+    from django.conf import settings
+
+    every = float(settings.LAB_REAPER_INTERVAL)
+    if every > 0:
+        sender.add_periodic_task(every, sender.signature(REAP_STALE_RUNS, queue=MAINTENANCE_QUEUE),
+                                 name="reap stale runs", expires=every)

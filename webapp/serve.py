@@ -9,8 +9,9 @@ the demo user, then serve on $HOST:$PORT (127.0.0.1:8000 by default).
   core; the processes share channels_redis, the Redis cache and Postgres. Workers are
   separate Celery processes (`make worker`).
 
-Every web process keeps a Postgres connection pool (LAB_DB_POOL, on by default here) and
-runs the periodic reaper thread (LAB_REAPER_INTERVAL).
+Every web process keeps a Postgres connection pool (LAB_DB_POOL, on by default here). The
+periodic reaper (services/reaper.py) is a thread of this process in embedded mode and Celery
+beat in Redis mode (`make scheduler`).
 """
 import os
 import socket
@@ -65,7 +66,7 @@ def server_plan(settings):
 
 def serve_uvicorn(host, port, processes):
     """uvicorn on host:port with `processes` worker processes (a supervisor restarts dead
-    ones); each imports webapp.asgi, whose lifespan startup starts its reaper thread."""
+    ones); each imports webapp.asgi."""
     from uvicorn.supervisors import Multiprocess
 
     config = NoDelayConfig("webapp.asgi:application", host=host, port=port, workers=processes, lifespan="on",
@@ -86,12 +87,14 @@ def main(argv=None):
     server, processes = server_plan(settings)
     if settings.LAB_EXECUTOR == "thread":
         from webapp.lab.services.embedded_worker import start
+        from webapp.lab.services.reaper import start_periodic_reaper
 
         start(recover=True)
-        mode = "embedded mode: in-process worker, in-memory channel layer, one daphne process"
+        start_periodic_reaper()
+        mode = "embedded mode: in-process worker and reaper, in-memory channel layer, one daphne process"
     else:
         mode = (f"Redis mode: {processes} uvicorn worker process(es); start workers with `make worker` "
-                f"(executor={settings.LAB_EXECUTOR})")
+                f"and one `make scheduler` (executor={settings.LAB_EXECUTOR})")
     if settings.LAB_DEMO_USER:
         password_hint = "the DEMO_PASSWORD you set" if os.environ.get("DEMO_PASSWORD") else "demo"
         accounts = f"sign in as demo / {password_hint} (or sign up)"
@@ -106,9 +109,7 @@ def main(argv=None):
     from daphne.server import Server
 
     from webapp.asgi import application
-    from webapp.lab.services.reaper import start_periodic_reaper
 
-    start_periodic_reaper()  # daphne does not speak the ASGI lifespan protocol
     Server(
         application=application,
         endpoints=build_endpoint_description_strings(host=host, port=port),

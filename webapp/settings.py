@@ -171,7 +171,8 @@ LAB_ALLOW_SIGNUP = env.bool("LAB_ALLOW_SIGNUP", default=EMBEDDED_MODE)
 LAB_EXECUTOR = env.str("LAB_EXECUTOR", default="thread" if EMBEDDED_MODE else "celery")
 LAB_EXPECT_GPU_WORKER = env.bool("LAB_GPU_WORKER", default=False)
 LAB_HEARTBEAT_TIMEOUT = env.int("LAB_HEARTBEAT_TIMEOUT", default=30)
-# seconds between passes of the web process's reaper thread (0 = off)
+# seconds between passes of the periodic reaper (services/reaper.py: Celery beat in Redis
+# mode, a thread in embedded mode; 0 = off)
 LAB_REAPER_INTERVAL = env.float("LAB_REAPER_INTERVAL", default=10.0)
 # a run whose worker died is started again by the redelivered job up to this many times
 LAB_MAX_ATTEMPTS = env.int("LAB_MAX_ATTEMPTS", default=2)
@@ -233,6 +234,7 @@ else:
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None
 CELERY_TASK_ALWAYS_EAGER = False
+CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 
 LOGGING = {
     "version": 1,

@@ -42,7 +42,7 @@
     const rows = data.summary.filter((r) => r.eval_task === task && r.n === n);
     document.getElementById("cmp-empty").hidden = rows.length > 0;
     const base = data.icl_baseline[task + "|" + n];
-    barChart(document.getElementById("acc-chart"), "accuracy", "Accuracy (mean ± sd over seeds)", rows, base);
+    barChart(document.getElementById("acc-chart"), "accuracy", "Accuracy (" + data.spread + ")", rows, base);
     barChart(document.getElementById("ece-chart"), "ece", "ECE, 15 equal-width bins", rows, base);
     const rel = data.reliability.filter((r) => r.eval_task === task && r.n === n && r.bins.length);
     Plotly.react(document.getElementById("rel-chart"),
@@ -58,6 +58,7 @@
       layers.map((r) => ({ x: r.layer, y: r.cosine, mode: "lines+markers", name: data.method_labels[r.method] || r.method })),
       { title: { text: "Per-layer cosine similarity to ICL activations" }, xaxis: { title: "layer", dtick: 1 },
         yaxis: { title: "cosine" }, height: 320, margin: { t: 40, r: 10, b: 40, l: 50 } }, cfg);
+    document.getElementById("cmp-caption").textContent = "Each cell: " + data.spread + ".";
     document.querySelector("#cmp-table tbody").innerHTML = data.summary
       .filter((r) => r.eval_task === task)
       .map((r) => "<tr><td>" + r.method_label + '</td><td class="num">' + r.n + '</td><td class="num">' + r.seeds +

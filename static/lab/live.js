@@ -31,6 +31,7 @@
     f("eta").textContent = r.state === "running" ? fmtEta(r.eta_seconds) : "";
     f("message").textContent = (r.error || r.message || "").slice(0, 200);
     f("cancel").hidden = ["done", "failed", "cancelled"].includes(r.state);
+    if (f("adapter")) f("adapter").hidden = r.state !== "done";
     if (r.state === "done" && (!prev || prev.state !== "done") && window.labCompareRefresh) {
       window.labCompareRefresh();
     }

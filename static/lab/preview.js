@@ -1,23 +1,30 @@
-// Live preview of the exact ICL prompt and SFT string (mirrors webapp/lab/services/prompts.py).
+// Prompt preview: asks the server (tasks/<pk>/preview.json, the engine's own prompt builder)
+// for the exact ICL prompt and SFT string; no prompt format is written here.
 (function () {
-  const dataEl = document.getElementById("preview-data");
-  if (!dataEl) return;
-  const data = JSON.parse(dataEl.textContent);
+  const controls = document.getElementById("pv-controls");
+  if (!controls) return;
   const idx = document.getElementById("pv-index");
   const k = document.getElementById("pv-k");
   const tpl = document.getElementById("pv-template");
-  const fill = (t, x) => t.split("{x}").join(x);
-  function render() {
-    const pool = data.pool;
-    const i = Math.min(Math.max(parseInt(idx.value || "1", 10) - 1, 0), pool.length - 1);
-    const kk = Math.max(parseInt(k.value || "0", 10), 0);
-    const template = tpl.value.replace(/\\n/g, "\n");
-    const demos = pool.filter((_, j) => j !== i).slice(0, kk);
-    const parts = demos.map((d) => fill(template, d.input) + d.output);
-    parts.push(fill(template, pool[i].input));
-    document.getElementById("pv-icl").textContent = parts.join("\n\n");
-    document.getElementById("pv-sft").textContent = fill(template, pool[i].input) + pool[i].output;
+  const error = document.getElementById("pv-error");
+  let pending = null;
+  let timer = null;
+  async function render() {
+    if (pending) pending.abort();
+    pending = new AbortController();
+    const params = new URLSearchParams({ index: idx.value || "1", k: k.value || "0", template: tpl.value });
+    try {
+      const resp = await fetch(controls.dataset.url + "?" + params, { signal: pending.signal,
+        headers: { Accept: "application/json" } });
+      const body = await resp.json();
+      error.hidden = resp.ok;
+      if (!resp.ok) { error.textContent = body.field + ": " + body.error; return; }
+      document.getElementById("pv-icl").textContent = body.icl;
+      document.getElementById("pv-sft").textContent = body.sft;
+    } catch (e) {
+      if (e.name !== "AbortError") { error.hidden = false; error.textContent = "preview unavailable: " + e; }
+    }
   }
-  [idx, k, tpl].forEach((el) => el.addEventListener("input", render));
+  [idx, k, tpl].forEach((el) => el.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(render, 120); }));
   render();
 })();

@@ -1,11 +1,7 @@
 """Fixtures for the web tests: users, tasks, a fake engine runner that follows
 CONTRACT.md, MEDIA_ROOT in a temporary folder and an empty cache per test."""
-import time
-from collections import namedtuple
-
 import pytest
 
-FakeKey = namedtuple("FakeKey", "method n seed")
 
 
 @pytest.fixture(autouse=True)
@@ -43,7 +39,7 @@ def client_in(client, user):
     return client
 
 
-def make_task(owner, name="sentiment", n=10, labels=("positive", "negative"), kind="classification", **kw):
+def make_task(owner, name="sentiment", n=12, labels=("positive", "negative"), kind="classification", **kw):
     from webapp.lab.models import Example, Task
 
     task = Task.objects.create(owner=owner, name=name, kind=kind, labels=list(labels) if kind == "classification" else [],
@@ -68,21 +64,27 @@ def make_sft_experiment(owner):
     return exp
 
 
+def make_run(experiment, method="sft", n=4, seed=0, **fields):
+    """A saved run with its engine key, as a launch creates it (lifecycle.run_job needs the key)."""
+    from webapp.lab.models import Run
+    from workers.engine.plan import RunKey
+
+    run = Run.for_key(experiment, RunKey(method, n, seed), **fields)
+    run.save()
+    return run
+
+
 @pytest.fixture
 def task(user):
     return make_task(user)
 
 
 class FakeRunner:
-    """Follows the contract: plan_runs + execute_run with progress, cancel and results."""
+    """Follows the contract: execute_run with progress, cancel and results."""
 
-    def __init__(self, steps=20, fail=False, sleep=0.0):
-        self.steps, self.fail, self.sleep = steps, fail, sleep
+    def __init__(self, steps=20, fail=False):
+        self.steps, self.fail = steps, fail
         self.calls = []
-
-    def plan_runs(self, config):
-        seeds = config["seeds"] if isinstance(config["seeds"], list) else list(range(config["seeds"]))
-        return [FakeKey(m, n, s) for m in config["methods"] for n in config["n"] for s in seeds]
 
     def execute_run(self, config, key, on_progress=None, should_cancel=None, cache_dir=None):
         from workers.engine.progress import Cancelled, ProgressEvent
@@ -93,8 +95,6 @@ class FakeRunner:
             for step in range(1, self.steps + 1):
                 if should_cancel():
                     raise Cancelled("run cancelled")
-                if self.sleep:
-                    time.sleep(self.sleep)
                 on_progress(ProgressEvent("sft", step, self.steps, {"loss": 2.0 / step}))
         if self.fail:
             raise RuntimeError("boom: out of memory")
@@ -124,7 +124,7 @@ def fake_result(key, task_name, acc=0.75):
 @pytest.fixture
 def fake_runner(monkeypatch):
     runner = FakeRunner()
-    monkeypatch.setattr("workers.celery_tasks._load_runner", lambda: runner)
+    monkeypatch.setattr("webapp.lab.services.lifecycle.load_runner", lambda: runner)
     return runner
 
 

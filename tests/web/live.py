@@ -71,16 +71,17 @@ def service_env(**extra):
 
 
 class CeleryWorker:
-    """`celery -A webapp.celery_app worker -Q cpu --concurrency 1 -P solo` as a subprocess."""
+    """`celery -A webapp.celery_app worker -Q cpu --concurrency 1 -P solo` as a subprocess;
+    `queue="maintenance", beat=True` is the scheduler of Redis mode (beat + the reaper's queue)."""
 
-    def __init__(self, log_path, env):
+    def __init__(self, log_path, env, queue="cpu", beat=False):
         self.log_path = Path(log_path)
         self.name = f"test-{uuid.uuid4().hex[:8]}@%h"
         self._log = open(self.log_path, "wb")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "webapp.celery_app", "worker", "-Q", "cpu", "--concurrency", "1",
+            [sys.executable, "-m", "celery", "-A", "webapp.celery_app", "worker", "-Q", queue, "--concurrency", "1",
              "-P", "solo", "-l", "info", "-n", self.name, "--without-gossip", "--without-mingle",
-             "--without-heartbeat"],
+             "--without-heartbeat", *(["-B", "-s", str(self.log_path.with_suffix(".beat"))] if beat else [])],
             cwd=ROOT, env=env, stdout=self._log, stderr=subprocess.STDOUT,
         )
 

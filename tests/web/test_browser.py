@@ -92,8 +92,6 @@ def test_browser_task_experiment_results(app_server, page, tmp_path):
 
 
 def _scenario(base, page, tmp_path):
-    started = time.monotonic()
-
     # sign in
     page.goto(base + "/")
     page.fill("#id_username", "demo")
@@ -126,14 +124,17 @@ def _scenario(base, page, tmp_path):
     assert rows.count() == len(TYPED) + len(CSV_ROWS)
     assert "a ripe mango" in page.inner_text("table.examples")
 
-    # the prompt preview shows the exact ICL prompt and SFT string
-    icl = page.inner_text("#pv-icl")
+    # the prompt preview shows the exact ICL prompt and SFT string (from the engine, via preview.json)
+    page.wait_for_function("() => document.getElementById('pv-sft').textContent.length > 0", timeout=10000)
+    icl = page.text_content("#pv-icl")
     # query 1 (the dog) with the next 3 pool examples as demonstrations, answers appended without a separator
     assert icl.startswith("Text:a red apple\nLabel:no\n\nText:the goat\nLabel:yes\n\nText:the horse\nLabel:yes")
-    assert icl.rstrip().endswith("Text:the dog\nLabel:")
-    assert page.inner_text("#pv-sft").strip() == "Text:the dog\nLabel:yes"
+    assert icl.endswith("\n\nText:the dog\nLabel:")
+    assert page.text_content("#pv-sft") == "Text:the dog\nLabel:yes"
     page.fill("#pv-index", "2")
-    assert page.inner_text("#pv-icl").rstrip().endswith("Text:a red apple\nLabel:")
+    page.wait_for_function("() => document.getElementById('pv-icl').textContent.endsWith('Text:a red apple\\nLabel:')",
+                           timeout=10000)
+    assert page.text_content("#pv-sft") == "Text:a red apple\nLabel:no"
 
     # launch ICL, SFT and IA2->SFT on the embedded model
     page.goto(base + "/experiments/new/")
@@ -172,10 +173,18 @@ def _scenario(base, page, tmp_path):
     page.wait_for_function("() => document.querySelector('#cmp-table tbody').innerText.includes('IA2->SFT')")
     for chart in ("#acc-chart", "#ece-chart", "#rel-chart", "#layer-chart"):
         page.wait_for_selector(f"{chart} svg.main-svg", state="attached", timeout=30_000)
-    assert page.locator("#acc-chart .bars path").count() >= 3 or page.locator("#acc-chart .trace.bars").count()
+    assert page.locator("#acc-chart .trace.bars .point").count() == 3  # one bar per method
     assert page.locator("form[data-f=cancel]:visible").count() == 0, "finished runs still offer cancel"
+    # the runs that trained an adapter offer it as a zip (shown live when they finished)
+    links = page.locator("a[data-f=adapter]:visible")
+    assert links.count() == 2
+    import io
+    import zipfile
+
+    resp = page.request.get(base + links.first.get_attribute("href"))
+    assert resp.status == 200 and resp.headers["content-type"] == "application/zip"
+    assert zipfile.ZipFile(io.BytesIO(resp.body())).namelist()
     table = page.inner_text("#cmp-table")
     assert "ICL" in table and "SFT" in table and "IA2->SFT" in table
     page.screenshot(path=str(OUTPUT / "results.png"), full_page=True)
     assert (OUTPUT / "results.png").stat().st_size > 10_000
-    assert time.monotonic() - started < 180

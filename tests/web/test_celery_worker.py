@@ -2,7 +2,8 @@
 experiment launched through the form; its stored numbers equal the engine's own;
 its progress reaches a websocket client through channels_redis; a worker killed
 with SIGKILL mid-run leaves the run failed with the reason shown (by the periodic
-reaper, with no page load) and pushed to the websocket client.
+reaper of Redis mode, Celery beat in a scheduler process, with no page load) and pushed
+to the websocket client.
 
 Needs Redis (REDIS_URL_FOR_TESTS, default redis://127.0.0.1:6379/15) and Postgres
 (TEST_DATABASE_URL); skipped otherwise. The worker points at pytest-django's test
@@ -43,12 +44,13 @@ def redis_mode(settings, tmp_path):
     point_celery_at("memory://")
 
 
-def _start_worker(redis_mode, name="worker", heartbeat_timeout=300):
+def _start_worker(redis_mode, name="worker", heartbeat_timeout=300, **kw):
     tmp = redis_mode["tmp"]
     env = service_env(DATABASE_URL=redis_mode["db_url"], REDIS_URL=REDIS_URL, LAB_EXECUTOR="celery",
                       MEDIA_ROOT=tmp / "media", LAB_VAR_DIR=tmp / "var", LAB_HEARTBEAT_TIMEOUT=heartbeat_timeout,
+                      LAB_REAPER_INTERVAL=2,  # production: 10 s
                       OMP_NUM_THREADS=1)  # one thread, like the in-process comparison (and kind to a shared CPU)
-    return CeleryWorker(tmp / f"{name}.log", env).wait_ready()
+    return CeleryWorker(tmp / f"{name}.log", env, **kw).wait_ready()
 
 
 class WebsocketListener(threading.Thread):
@@ -109,7 +111,10 @@ def test_worker_runs_experiment_and_matches_engine(redis_mode, client, user):
         assert listener.error is None, listener.error
         wait_for(lambda: set(_states(exp).values()) <= set(Run.FINAL_STATES), 240, interval=0.5,
                  what=f"runs to finish (worker log:\n{worker.log()[-2000:]})")
-        time.sleep(1.0)  # the last broadcasts are in flight
+        # the last broadcasts may still be in flight: wait for both "done" states to arrive
+        wait_for(lambda: {m["run"]["method"] for m in listener.messages
+                          if m.get("type") == "event" and m["run"]["state"] == "done"} == {"icl", "sft"},
+                 15, what="the done states to reach the websocket client")
         listener.stopped.set()
         listener.join(10)
     finally:
@@ -154,10 +159,8 @@ def _compare_with_engine(exp, cache_dir):
 
 
 def test_worker_killed_mid_run_is_marked_failed(redis_mode, client, user, settings):
-    """Nobody loads a page and no other worker runs: the web process's periodic reaper
-    fails the run, and a websocket client of the experiment is told."""
-    from webapp.lab.services.reaper import start_periodic_reaper, stop_periodic_reaper
-
+    """Nobody loads a page and no other worker runs: Celery beat's reaper pass (the scheduler
+    process) fails the run, and a websocket client of the experiment is told."""
     worker = _start_worker(redis_mode, name="doomed")
     listener = None
     try:
@@ -180,16 +183,17 @@ def test_worker_killed_mid_run_is_marked_failed(redis_mode, client, user, settin
         worker.stop()
     assert Run.objects.get(pk=run.pk).state == Run.RUNNING
 
-    settings.LAB_HEARTBEAT_TIMEOUT = 15  # production default: 30 s, reaper every 10 s
-    start_periodic_reaper(interval=2)
+    settings.LAB_HEARTBEAT_TIMEOUT = 15
+    scheduler = _start_worker(redis_mode, name="scheduler", heartbeat_timeout=15, queue="maintenance", beat=True)
     try:
         wait_for(lambda: Run.objects.get(pk=run.pk).state == Run.FAILED, 60, interval=0.5,
                  what="the killed run to be marked failed")
         assert time.monotonic() - killed_at < 60
         wait_for(lambda: any(m.get("type") == "event" and m["run"]["state"] == "failed" for m in listener.messages),
                  10, what="the failed state to reach the websocket client")
+        assert "reap_stale_runs" in scheduler.log()  # it was beat's pass, not anything else
     finally:
-        stop_periodic_reaper()
+        scheduler.stop()
         listener.stopped.set()
         listener.join(10)
     run.refresh_from_db()

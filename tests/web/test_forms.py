@@ -1,5 +1,7 @@
 """Experiment and task form validation: every bad input names its field, and nothing
 is created or queued."""
+import re
+
 import pytest
 
 from webapp.lab.experiment_form import ExperimentForm, map_engine_field
@@ -17,11 +19,29 @@ def _post_invalid(client, data):
 
 
 @pytest.mark.django_db
-def test_n_larger_than_pool(client_in, task, no_engine_check, fake_runner):
-    form = _post_invalid(client_in, experiment_post(task, n_values="4,16"))
-    assert "n_values" in form.errors
-    assert "N=16 is larger than the pool" in form.errors["n_values"][0] and "10" in form.errors["n_values"][0]
-    assert fake_runner.calls == []
+@pytest.mark.parametrize("n_values,ok", [("4", True), ("5", False), ("4,16", False)])
+def test_pool_rule_is_the_engines(client_in, task, no_engine_check, fake_runner, n_values, ok):
+    """12 examples, evaluation set of 6 (half the pool when eval_size is larger): N=4 needs
+    4 + 2 dev = 6 outside it and fits; N=5 needs 5 + 2 = 7 and does not, although 5 < 12
+    (the old form rule `max(N) > pool` let it through, and the engine failed it later)."""
+    from workers.engine.errors import ConfigError
+    from workers.engine.sampling import draw_split
+
+    n = max(int(v) for v in n_values.split(","))
+    try:
+        draw_split(task.to_engine_task(), n, 0, 20)
+        engine_ok = True
+    except ConfigError:
+        engine_ok = False
+    assert engine_ok == ok  # the engine agrees with this table
+    resp = client_in.post("/experiments/new/", experiment_post(task, n_values=n_values))
+    if ok:
+        assert resp.status_code == 302 and Experiment.objects.count() == 1
+        return
+    form = resp.context["form"]
+    assert Experiment.objects.count() == 0 and Run.objects.count() == 0 and fake_runner.calls == []
+    message = form.errors["n_values"][0]
+    assert f"N={n} needs {n + n // 2} examples" in message and "has 6 outside the evaluation set" in message
 
 
 @pytest.mark.django_db
@@ -47,20 +67,67 @@ def test_bad_simple_fields(client_in, task, no_engine_check, field, value, needl
     assert field in form.errors and needle in " ".join(form.errors[field])
 
 
+def _engine_config(**patch):
+    """A valid engine config (inline task, embedded model), then `patch` applied."""
+    labels = ["yes", "no"]
+    task = {"name": "t", "kind": "classification", "input_template": "{x} ", "labels": labels,
+            "examples": [{"input": f"i saw a cat {i}", "output": labels[i % 2]} for i in range(40)]}
+    cfg = {"model": "embedded", "task": task, "eval_tasks": [task], "methods": ["icl"], "n": [4], "seeds": [0],
+           "eval_size": 10, "similarity_size": 5, "adapter": {"type": "lora", "r": 8, "alpha": 8}}
+    for key, value in patch.items():
+        if key.startswith("task."):
+            cfg["task"] = {**task, key[5:]: value}
+        elif key.startswith("eval_task."):
+            cfg["eval_tasks"] = [task, {**task, "name": "e", key[10:]: value}]
+        elif key.startswith("adapter."):
+            cfg["adapter"] = {**cfg["adapter"], key[8:]: value}
+        else:
+            cfg[key] = value
+    return cfg
+
+
+# a bad value -> the field the real engine names -> the form field that shows the message
+ENGINE_CASES = [
+    ({"model": "/nonexistent/model-dir"}, "model", "model_name"),
+    ({"task.labels": ["only"]}, "task.labels", "train_task"),
+    ({"eval_task.input_template": "no placeholder"}, "eval_tasks[1].input_template", "eval_tasks"),
+    ({"methods": ["nope"]}, "methods", "methods"),
+    ({"n": [40]}, "n", "n_values"),
+    ({"seeds": 0}, "seeds", "seeds"),
+    ({"icl_demos": 0}, "icl_demos", "icl_demos"),
+    ({"eval_size": 0}, "eval_size", "eval_size"),
+    ({"similarity_size": 11}, "similarity_size", "similarity_size"),
+    ({"adapter.type": "prefix"}, "adapter.type", "adapter_type"),
+    ({"adapter.r": 0}, "adapter.r", "lora_r"),
+    ({"adapter.alpha": 0}, "adapter.alpha", "lora_alpha"),
+]
+
+
+@pytest.mark.parametrize("patch,engine_field,form_field", ENGINE_CASES)
+def test_real_engine_problems_map_to_form_fields(patch, engine_field, form_field):
+    from workers.engine.validation import check_config
+
+    assert check_config(_engine_config()) == []  # the base config is fine
+    problems = check_config(_engine_config(**patch))
+    assert [f for f, _ in problems] == [engine_field] and problems[0][1]
+    assert map_engine_field(engine_field) == form_field
+
+
+def test_field_map_has_only_fields_the_engine_emits():
+    from webapp.lab.experiment_form import ENGINE_FIELD_MAP
+
+    emitted = {re.sub(r"\[\d+\]", "", f) for _, f, _ in ENGINE_CASES}
+    used = {next(k for k in sorted(ENGINE_FIELD_MAP, key=len, reverse=True) if e == k or e.startswith(k + "."))
+            for e in emitted}
+    assert used == set(ENGINE_FIELD_MAP)
+
+
 @pytest.mark.django_db
-def test_engine_problems_map_to_fields(client_in, task, monkeypatch):
-    problems = [("model", "cannot load 'no/such-model': not found; use 'embedded' or a local path"),
-                ("task.labels", "labels 'pos' and 'positive' tokenize ambiguously; rename one"),
-                ("adapter.r", "r must be ≤ hidden size"),
-                ("icl_demos", "the ICL prompt (900 tokens) is longer than the context (512)"),
-                ("weird", "something else")]
-    monkeypatch.setattr("webapp.lab.experiment_form.engine_check", lambda config: problems)
-    form = _post_invalid(client_in, experiment_post(task, model_name="no/such-model"))
-    assert "cannot load" in form.errors["model_name"][0]
-    assert "ambiguously" in form.errors["train_task"][0]
-    assert "hidden size" in form.errors["lora_r"][0]
-    assert "longer than the context" in form.errors["icl_demos"][0]
-    assert "weird: something else" in form.non_field_errors()[0]
+def test_engine_problem_reaches_the_form_field_and_creates_nothing(client_in, user):
+    """Through the form with the real engine check: a model that cannot be loaded."""
+    task = make_task(user)
+    form = _post_invalid(client_in, experiment_post(task, model_name="/nonexistent/model-dir"))
+    assert list(form.errors) == ["model_name"] and "/nonexistent/model-dir" in form.errors["model_name"][0]
 
 
 @pytest.mark.django_db
@@ -83,7 +150,7 @@ def test_hub_preset_without_examples(client_in, user, no_engine_check):
 
 
 @pytest.mark.parametrize("field,expected", [
-    ("model", "model_name"), ("n", "n_values"), ("adapter.target_modules", "target_modules"),
+    ("model", "model_name"), ("n", "n_values"), ("adapter.r", "lora_r"), ("adapter.dropout", None),
     ("eval_tasks[1].labels", "eval_tasks"), ("task.examples[3]", "train_task"), ("nothing", None),
 ])
 def test_map_engine_field(field, expected):
@@ -108,10 +175,3 @@ def test_task_form_errors(user, data, field, needle):
             "answer_parser": "plain", "labels_text": "yes, no"}
     form = TaskForm({**base, **data}, owner=user)
     assert not form.is_valid() and needle in form.errors[field][0]
-
-
-def test_real_engine_validation_rejects_bad_model(db, user, client):
-    task = make_task(user)
-    client.force_login(user)
-    form = _post_invalid(client, experiment_post(task, model_name="/nonexistent/model-dir"))
-    assert "model_name" in form.errors

@@ -7,15 +7,16 @@ import pytest
 
 from webapp.lab.models import Artifact, EvalResult, MetricPoint, Prediction, Run, RunEvent
 from webapp.lab.services.events import ProgressRecorder
-from workers.celery_tasks import execute_run, run_job
+from webapp.lab.services.lifecycle import run_job
+from workers.celery_tasks import execute_run
 
-from .conftest import FakeRunner, make_sft_experiment
+from .conftest import FakeRunner, experiment_post, make_run, make_sft_experiment
 
 
 @pytest.fixture
 def run(user):
     exp = make_sft_experiment(user)
-    return Run.objects.create(experiment=exp, method="sft", n=4, seed=0)
+    return make_run(exp, "sft", 4, 0)
 
 
 @pytest.mark.django_db
@@ -48,7 +49,7 @@ def test_celery_task_calls_run_job(run, fake_runner):
 
 @pytest.mark.django_db
 def test_failure_is_reported(run, monkeypatch):
-    monkeypatch.setattr("workers.celery_tasks._load_runner", lambda: FakeRunner(fail=True))
+    monkeypatch.setattr("webapp.lab.services.lifecycle.load_runner", lambda: FakeRunner(fail=True))
     assert run_job(run.pk) == "failed"
     run.refresh_from_db()
     assert "boom: out of memory" in run.error and not EvalResult.objects.filter(run=run).exists()
@@ -66,8 +67,13 @@ def test_results_are_all_or_nothing(run, fake_runner, monkeypatch):
 
 @pytest.mark.django_db
 def test_cancel_while_running(run, monkeypatch):
-    runner = FakeRunner(steps=50, sleep=0.03)  # the cancel flag is polled at most every 0.5 s
-    monkeypatch.setattr("workers.celery_tasks._load_runner", lambda: runner)
+    """A cancel requested at step 5 stops the run at its next step (no waiting on a real
+    clock: the job checks the flag at every step when CANCEL_POLL is 0)."""
+    from webapp.lab.services import lifecycle
+
+    monkeypatch.setattr(lifecycle, "CANCEL_POLL", 0.0)
+    runner = FakeRunner(steps=50)
+    monkeypatch.setattr("webapp.lab.services.lifecycle.load_runner", lambda: runner)
     original = runner.execute_run
 
     def execute(config, key, on_progress=None, should_cancel=None, cache_dir=None):
@@ -80,7 +86,8 @@ def test_cancel_while_running(run, monkeypatch):
     runner.execute_run = execute
     assert run_job(run.pk) == "cancelled"
     run.refresh_from_db()
-    assert run.state == "cancelled" and run.step < 50
+    assert run.state == "cancelled" and run.step == 5 and not EvalResult.objects.filter(run=run).exists()
+    assert MetricPoint.objects.filter(run=run).count() == 5  # the points before the cancel are kept
 
 
 @pytest.mark.django_db
@@ -112,3 +119,34 @@ def test_recorder_eta_and_cancel_cache(run):
     assert rec.should_cancel() is False  # cached for 0.5 s
     clock[0] = 2.6
     assert rec.should_cancel() is True
+
+
+@pytest.mark.django_db
+def test_runs_keep_the_key_planned_at_launch(client_in, task, no_engine_check, fake_runner):
+    """Planned once: each run stores the engine's RunKey at launch and the worker hands that
+    key back to the engine, without planning again (a config edited after launch changes
+    nothing)."""
+    from dataclasses import asdict
+
+    from webapp.lab.models import Experiment
+    from workers.engine.plan import RunKey, plan_runs
+
+    client_in.post("/experiments/new/", experiment_post(task, methods=["icl", "sft"], n_values="2,4"))
+    exp = Experiment.objects.get()
+    planned = plan_runs(exp.config)
+    assert sorted(RunKey(**r.key).label() for r in exp.runs.all()) == sorted(k.label() for k in planned)
+    assert all(r.key == asdict(r.engine_key()) for r in exp.runs.all()) and len(planned) == 4
+    Experiment.objects.filter(pk=exp.pk).update(config={**exp.config, "methods": ["base"], "n": [1]})
+    for run in exp.runs.order_by("id"):
+        assert run_job(run.pk) == "done"
+    assert [key for key, _ in fake_runner.calls] == [RunKey(**r.key) for r in exp.runs.order_by("id")]
+    assert {type(key) for key, _ in fake_runner.calls} == {RunKey}
+
+
+@pytest.mark.django_db
+def test_run_without_a_planned_key_fails_with_the_reason(user, fake_runner):
+    exp = make_sft_experiment(user)
+    run = Run.objects.create(experiment=exp, method="sft", n=4, seed=0)  # not created by a launch
+    assert run_job(run.pk) == "failed" and fake_runner.calls == []
+    run.refresh_from_db()
+    assert "no planned engine key" in run.error

@@ -1,9 +1,8 @@
-"""Model helpers: the engine task dict, run snapshots, config building, prompt preview."""
+"""Model helpers: the engine task dict and task, run snapshots, config building."""
 import pytest
 
 from webapp.lab.models import Example, Run
 from webapp.lab.services.config import build_config
-from webapp.lab.services.prompts import preview
 
 from .conftest import make_task
 
@@ -48,17 +47,13 @@ def test_run_snapshot_and_progress(user):
     assert snap["method_label"] == "IA2->SFT" and snap["progress"] == 0.25 and snap["state"] == "queued"
 
 
-def test_prompt_preview_matches_paper_format():
-    pool = [{"input": "a", "output": "1"}, {"input": "b", "output": "0"}, {"input": "c", "output": "1"}]
-    out = preview("Text:{x}\nLabel:", pool, index=1, k=2)
-    assert out["icl"] == "Text:a\nLabel:1\n\nText:c\nLabel:1\n\nText:b\nLabel:"
-    assert out["sft"] == "Text:b\nLabel:0"
-
-
-def test_preview_matches_engine_when_present():
-    from workers.engine import tasks
-    t = tasks.get_task({"name": "t", "kind": "classification", "input_template": "Q:{x}\nA:", "labels": ["1", "0"],
-                        "examples": [{"input": "a", "output": "1"}, {"input": "b", "output": "0"}]})
-    demos = [t.examples[0]]
-    assert tasks.icl_prompt(t, demos, t, "b") == preview("Q:{x}\nA:", [{"input": "a", "output": "1"},
-                                                                         {"input": "b", "output": "0"}], 1, 1)["icl"]
+@pytest.mark.django_db
+def test_to_engine_task_keeps_pool_eval_split_and_works_for_unfinished_tasks(user):
+    """The engine's Task for a DB task (used by the preview and the pool rule), also for a
+    task the engine's checks would still reject (one label, an output off the label set)."""
+    task = make_task(user, n=3, labels=("positive",))
+    Example.objects.create(task=task, position=99, split=Example.EVAL, input="held", output="maybe")
+    et = task.to_engine_task()
+    assert [e.input for e in et.examples] == ["example 0", "example 1", "example 2"]
+    assert [(e.input, e.output) for e in et.eval_examples] == [("held", "maybe")]
+    assert et.labels == ["positive"] and et.query("z") == "Text:z\nLabel:"

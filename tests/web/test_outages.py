@@ -14,9 +14,9 @@ import pytest
 from django.db import close_old_connections, connection
 
 from webapp.lab.models import Artifact, EvalResult, Experiment, LayerSimilarity, Prediction, Run
-from workers.celery_tasks import run_job
+from webapp.lab.services.lifecycle import run_job
 
-from .conftest import experiment_post, make_sft_experiment, make_task
+from .conftest import experiment_post, make_run, make_sft_experiment, make_task
 from .live import REDIS_URL, ROOT, free_port, point_celery_at, app_database_url, service_env
 
 DB_DOWN = b"The database is temporarily unreachable; retry in a moment."
@@ -232,7 +232,7 @@ def test_cancel_with_redis_down_is_stored_and_explained(redis_down, client_in, u
 def test_crash_while_writing_results_leaves_nothing(user, fake_runner, monkeypatch, settings):
     """Committing database (no test transaction around it): every row or none."""
     exp = make_sft_experiment(user)
-    run = Run.objects.create(experiment=exp, method="sft", n=4, seed=0)
+    run = make_run(exp, "sft", 4, 0)
 
     calls = []
     real_create = LayerSimilarity.objects.bulk_create

@@ -1,7 +1,9 @@
-"""The web process's periodic reaper thread fails a run whose worker stopped sending
+"""The periodic reaper. Embedded mode: the web process's reaper thread fails a run whose worker stopped sending
 heartbeats, with no page load and no other worker, and the state change reaches a
 websocket client of the experiment. Short interval and timeout via settings (the
-defaults are 10 s and 30 s; the thread is off under pytest unless started)."""
+defaults are 10 s and 30 s; the thread is off under pytest unless started). Redis mode:
+a Celery beat entry sends the reaper task (end to end with a killed worker in
+test_celery_worker.py)."""
 from datetime import timedelta
 
 import pytest
@@ -16,7 +18,7 @@ from webapp.lab.services import reaper
 
 from .conftest import make_task
 
-pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @sync_to_async
@@ -39,6 +41,7 @@ def _state(run):
     return run.state, run.error
 
 
+@pytest.mark.asyncio
 async def test_periodic_reaper_fails_dead_run_and_pushes_it(settings):
     settings.LAB_HEARTBEAT_TIMEOUT = 2
     owner, exp, dead, alive = await _setup()
@@ -65,3 +68,40 @@ async def test_periodic_reaper_fails_dead_run_and_pushes_it(settings):
         reaper.stop_periodic_reaper()
         await comm.disconnect()
     assert not thread.is_alive()
+
+
+def test_redis_mode_reaper_is_a_beat_schedule_on_the_maintenance_queue(settings):
+    """Redis mode's one reaper: Celery beat sends the reaper task every LAB_REAPER_INTERVAL
+    seconds to the maintenance queue (never behind a run on cpu/gpu); no interval, no entry."""
+    from webapp.celery_app import MAINTENANCE_QUEUE, REAP_STALE_RUNS, app, schedule_reaper
+    from workers.celery_tasks import reap_stale_runs
+
+    assert reap_stale_runs.name == REAP_STALE_RUNS  # the name beat sends is the task workers register
+    saved = dict(app.conf.beat_schedule or {})
+    try:
+        app.conf.beat_schedule = {}
+        settings.LAB_REAPER_INTERVAL = 0
+        schedule_reaper(app)
+        assert app.conf.beat_schedule == {}
+        settings.LAB_REAPER_INTERVAL = 7
+        schedule_reaper(app)
+        (entry,) = app.conf.beat_schedule.values()
+        assert entry["task"] == REAP_STALE_RUNS and entry["schedule"] == 7
+        assert entry["options"]["queue"] == MAINTENANCE_QUEUE and entry["options"]["expires"] == 7
+        assert MAINTENANCE_QUEUE in {q.name for q in app.conf.task_queues}
+    finally:
+        app.conf.beat_schedule = saved
+
+
+def test_reaper_task_does_one_pass(settings):
+    """The Celery task the schedule sends fails a stale run (run eagerly, in this process)."""
+    from asgiref.sync import async_to_sync
+
+    from workers.celery_tasks import reap_stale_runs
+
+    settings.LAB_HEARTBEAT_TIMEOUT = 2
+    _, _, dead, alive = async_to_sync(_setup)()
+    assert reap_stale_runs.apply().get() == [dead.pk]
+    dead.refresh_from_db()
+    alive.refresh_from_db()
+    assert dead.state == "failed" and alive.state == "running"

@@ -11,7 +11,7 @@ from django.test.utils import CaptureQueriesContext
 
 from webapp.lab.models import EvalResult, Experiment, LayerSimilarity, MetricPoint, Prediction, Run, RunEvent
 from webapp.lab.services.events import ProgressRecorder
-from workers.celery_tasks import run_job
+from webapp.lab.services.lifecycle import run_job
 
 from .conftest import experiment_post, make_task
 

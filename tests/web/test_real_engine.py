@@ -13,7 +13,7 @@ def test_real_engine_run_end_to_end(client, user, settings):
     from django.core.management import call_command
 
     from webapp.lab.models import Task
-    from workers.celery_tasks import run_job
+    from webapp.lab.services.lifecycle import run_job
 
     call_command("load_builtin_tasks")
     task = Task.objects.filter(builtin=True, needs_hub=False, held_out=False).first()
@@ -31,3 +31,21 @@ def test_real_engine_run_end_to_end(client, user, settings):
     sft = exp.runs.get(method="sft")
     assert sft.points.exists() and sft.results.get().predictions.count() > 0
     assert Artifact.objects.filter(run=sft, kind="results").exists()
+    # the real engine's adapter is offered as a zip of exactly the files it wrote
+    import io
+    import zipfile
+    from pathlib import Path
+
+    from django.conf import settings
+
+    resp = client.get(f"/experiments/{exp.pk}/runs/{sft.pk}/adapter.zip")
+    assert resp.status_code == 200, resp.content[:300]
+    zf = zipfile.ZipFile(io.BytesIO(b"".join(resp.streaming_content)))
+    on_disk = {}
+    for artifact in Artifact.objects.filter(run=sft, kind="adapter"):
+        root = Path(settings.MEDIA_ROOT) / artifact.path
+        files = [root] if root.is_file() else [p for p in root.rglob("*") if p.is_file()]
+        on_disk.update({(p.name if root.is_file() else f"{root.name}/{p.relative_to(root)}"): p.read_bytes()
+                        for p in files})
+    assert on_disk and sorted(zf.namelist()) == sorted(on_disk)
+    assert all(zf.read(name) == data for name, data in on_disk.items())

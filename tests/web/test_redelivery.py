@@ -3,22 +3,22 @@ on the queue while the run is still "running") claims the run again instead of s
 it, when the previous owner is provably gone (same host, its pid no longer exists) or its
 heartbeat is stale; partial rows of the dead attempt are discarded; after
 LAB_MAX_ATTEMPTS the run is failed with the reason. A live owner keeps its run.
-Function level: run_job / _claim on the test database, the fake engine."""
+Function level: run_job / claim / claim_redelivered (with an injected clock) on the test
+database, the fake engine."""
 import socket
 import subprocess
 import sys
-import threading
-import time
 from datetime import timedelta
 
 import pytest
 from django.utils import timezone
 
 from webapp.lab.models import EvalResult, MetricPoint, Run, RunEvent
+from webapp.lab.services import lifecycle
+from webapp.lab.services.lifecycle import owner_lost, run_job
 from workers import celery_tasks
-from workers.celery_tasks import owner_lost, run_job
 
-from .conftest import make_sft_experiment
+from .conftest import make_run, make_sft_experiment
 
 
 def _dead_pid():
@@ -34,9 +34,9 @@ def running(user):
 
     def make(worker, heartbeat_age=1.0, attempts=1):
         now = timezone.now()
-        run = Run.objects.create(experiment=exp, method="sft", n=4, seed=0, state="running", stage="sft", step=7,
-                                 total=20, attempts=attempts, worker=worker, started_at=now - timedelta(seconds=60),
-                                 heartbeat_at=now - timedelta(seconds=heartbeat_age))
+        run = make_run(exp, "sft", 4, 0, state="running", stage="sft", step=7, total=20, attempts=attempts,
+                       worker=worker, started_at=now - timedelta(seconds=60),
+                       heartbeat_at=now - timedelta(seconds=heartbeat_age))
         MetricPoint.objects.bulk_create(MetricPoint(run=run, series="sft/loss", step=i, value=9.0) for i in range(7))
         EvalResult.objects.create(run=run, eval_task_name="half-written")
         return run
@@ -51,7 +51,7 @@ def test_dead_process_on_this_host_is_claimed_again(running, fake_runner):
     assert run_job(run.pk) == "done"
     run.refresh_from_db()
     assert run.state == "done" and run.attempts == 2 and len(fake_runner.calls) == 1
-    assert run.worker == celery_tasks.worker_id()
+    assert run.worker == lifecycle.worker_id()
     assert not MetricPoint.objects.filter(run=run, value=9.0).exists()  # the dead attempt's points are gone
     assert MetricPoint.objects.filter(run=run).count() == 20
     assert list(EvalResult.objects.filter(run=run).values_list("eval_task_name", flat=True)) == ["sentiment"]
@@ -65,7 +65,7 @@ def test_stale_heartbeat_on_another_host_is_claimed_again(running, fake_runner, 
     settings.LAB_HEARTBEAT_TIMEOUT = 30
     run = running("another-host:4242", heartbeat_age=45)
     assert owner_lost(run) == "no heartbeat for 30 s"
-    assert run_job(run.pk) == "done"  # claimed before the job's own reaper pass could fail it
+    assert run_job(run.pk) == "done"
     run.refresh_from_db()
     assert run.attempts == 2 and len(fake_runner.calls) == 1
     assert any("worker lost (no heartbeat for 30 s)" in m
@@ -96,49 +96,73 @@ def test_attempts_exhausted_fails_with_reason(running, fake_runner, settings):
     assert "at most 2 attempts" in run.message
 
 
-@pytest.mark.django_db(transaction=True)
-def test_redelivered_job_watches_an_unverifiable_owner(running, fake_runner, monkeypatch, settings):
-    """Owner on another host with a fresh heartbeat: a redelivered job claims the run when the
-    heartbeat stands still for two periods, and leaves it when the heartbeat moves."""
-    settings.LAB_HEARTBEAT_TIMEOUT = 30
-    monkeypatch.setattr(celery_tasks, "HEARTBEAT_EVERY", 0.2)
-    monkeypatch.setattr(celery_tasks, "REDELIVERY_POLL", 0.05)
+class FakeTime:
+    """An injected clock for `claim_redelivered`: sleeping advances it instantly, and
+    `on_sleep` may act in the meantime (an owner that is alive beats)."""
 
+    def __init__(self, on_sleep=None):
+        self.now, self.sleeps, self.on_sleep = 0.0, 0, on_sleep
+
+    def sleep(self, seconds):
+        self.now += seconds
+        self.sleeps += 1
+        if self.on_sleep:
+            self.on_sleep()
+
+    def clock(self):
+        return self.now
+
+
+@pytest.mark.django_db
+def test_redelivered_job_claims_a_run_whose_heartbeat_stands_still(running, fake_runner, settings):
+    """Owner on another host with a fresh heartbeat: a redelivered job watches it for two
+    heartbeat periods (+ two polls); it stood still, so the job claims the run."""
+    settings.LAB_HEARTBEAT_TIMEOUT = 30  # heartbeat every 10 s: patience 2 * 10 + 2 * 1 = 22 s
     run = running("another-host:4242")
     assert owner_lost(run) is None
     assert run_job(run.pk) == "running" and fake_runner.calls == []  # not redelivered: just skipped
-    t0 = time.monotonic()
-    assert run_job(run.pk, redelivered=True) == "done"
-    assert time.monotonic() - t0 < 10
+    fake = FakeTime()
+    claimed, state = lifecycle.claim_redelivered(run.pk, sleep=fake.sleep, clock=fake.clock)
+    assert state == "running" and claimed.pk == run.pk
+    assert fake.now == pytest.approx(22.0) and fake.sleeps == 22  # it waited exactly its patience
     run.refresh_from_db()
-    assert run.attempts == 2 and "after the job was redelivered" in " ".join(
-        RunEvent.objects.filter(run=run).values_list("message", flat=True))
+    assert run.attempts == 2 and run.worker == lifecycle.worker_id()
+    assert any("no heartbeat for 22 s after the job was redelivered" in m
+               for m in RunEvent.objects.filter(run=run).values_list("message", flat=True))
 
-    other = running("another-host:4243")
-    stop = threading.Event()
 
-    def beat():  # the owner is alive and keeps beating
-        from django.db import connection
+@pytest.mark.django_db
+def test_redelivered_job_leaves_a_run_whose_heartbeat_moves(running, fake_runner, settings):
+    settings.LAB_HEARTBEAT_TIMEOUT = 30
+    run = running("another-host:4243")
+    beats = []
 
-        while not stop.wait(0.1):
-            Run.objects.filter(pk=other.pk).update(heartbeat_at=timezone.now())
-        connection.close()
+    def owner_beats():  # the owner is alive: its heartbeat moves while the job watches
+        if len(beats) < 5:
+            beats.append(1)
+            return
+        Run.objects.filter(pk=run.pk).update(heartbeat_at=timezone.now())
 
-    beater = threading.Thread(target=beat)
-    beater.start()
-    try:
-        assert run_job(other.pk, redelivered=True) == "running"
-    finally:
-        stop.set()
-        beater.join()
-    other.refresh_from_db()
-    assert other.attempts == 1 and other.state == "running"
+    fake = FakeTime(on_sleep=owner_beats)
+    assert lifecycle.claim_redelivered(run.pk, sleep=fake.sleep, clock=fake.clock) == (None, "running")
+    assert fake.sleeps == 6  # it stopped watching as soon as the heartbeat moved
+    run.refresh_from_db()
+    assert run.attempts == 1 and run.state == "running" and run.worker == "another-host:4243"
+
+
+@pytest.mark.django_db
+def test_run_job_watches_only_when_redelivered(running, fake_runner, monkeypatch):
+    watched = []
+    monkeypatch.setattr(lifecycle, "claim_redelivered", lambda run_id: watched.append(run_id) or (None, "running"))
+    run = running("another-host:4244")
+    assert run_job(run.pk) == "running" and watched == []
+    assert run_job(run.pk, redelivered=True) == "running" and watched == [run.pk]
 
 
 @pytest.mark.django_db
 def test_celery_task_passes_redelivered_flag(monkeypatch):
     seen = []
-    monkeypatch.setattr(celery_tasks, "run_job", lambda run_id, redelivered=False: seen.append((run_id,
+    monkeypatch.setattr(lifecycle, "run_job", lambda run_id, redelivered=False: seen.append((run_id,
                                                                                                redelivered)))
     celery_tasks.execute_run.apply(args=[5])  # eager: no delivery info
     assert seen == [(5, False)]

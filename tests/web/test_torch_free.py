@@ -38,7 +38,7 @@ exp = Experiment.objects.get()
 pages = [client.get(u).status_code for u in ("/tasks/", f"/tasks/{task.pk}/", "/experiments/", "/experiments/new/",
                                              f"/experiments/{exp.pk}/", f"/experiments/{exp.pk}/results.json",
                                              f"/experiments/{exp.pk}/history.json")]
-print(json.dumps({"valid": valid, "errors": form.errors.get_json_data(), "plan": form.plan,
+print(json.dumps({"valid": valid, "errors": form.errors.get_json_data(), "plan": [k.label() for k in form.plan],
                   "bad_valid": bad_valid, "created": created, "runs": exp.runs.count(), "pages": pages,
                   "similarity_size": exp.config["similarity_size"],
                   "torch": "torch" in sys.modules, "transformers": "transformers" in sys.modules}))
@@ -55,7 +55,7 @@ def test_web_process_never_imports_torch(tmp_path):
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     assert out["valid"], out["errors"]
-    assert out["plan"] == [["icl", 4, 0], ["sft", 4, 0], ["ia2-sft", 4, 0]]
+    assert out["plan"] == ["icl N=4 seed=0", "sft N=4 seed=0", "ia2-sft N=4 seed=0"]
     assert not out["bad_valid"]
     assert out["created"] == 302 and out["runs"] == 3 and out["similarity_size"] == 10
     assert out["pages"] == [200] * 7

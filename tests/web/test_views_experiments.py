@@ -3,7 +3,7 @@ import pytest
 
 from webapp.lab.models import Experiment, Run
 from webapp.lab.services import dispatch
-from workers.celery_tasks import run_job
+from webapp.lab.services.lifecycle import run_job
 
 from .conftest import experiment_post, make_task
 
@@ -41,10 +41,15 @@ def test_launch_queues_celery_jobs_on_right_queue(client_in, task, no_engine_che
     class Result:
         id = "celery-id"
 
-    monkeypatch.setattr("workers.celery_tasks.execute_run.apply_async",
-                        lambda args, queue: sent.append((args, queue)) or Result())
+    monkeypatch.setattr("webapp.celery_app.app.send_task",
+                        lambda name, args, queue: sent.append((name, args, queue)) or Result())
     client_in.post("/experiments/new/", experiment_post(task, model_name="Qwen/Qwen3-4B-Base"))
-    assert len(sent) == 2 and all(q == "gpu" for _, q in sent)
+    assert len(sent) == 2 and all(q == "gpu" for _, _, q in sent)
+    # sent by name (the web app never imports the task module): the name the worker registers
+    from workers.celery_tasks import execute_run
+
+    assert {name for name, _, _ in sent} == {execute_run.name}
+    assert sorted(args[0] for _, args, _ in sent) == sorted(Run.objects.values_list("id", flat=True))
     assert set(Run.objects.values_list("celery_task_id", flat=True)) == {"celery-id"}
 
 

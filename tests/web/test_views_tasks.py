@@ -33,8 +33,12 @@ def test_create_edit_delete_task(client_in, user):
     task = Task.objects.get(name="topic")
     assert resp.status_code == 302 and task.owner == user and task.labels == ["sports", "world"]
     assert task.input_template == "Text:{x}\nLabel:"
-    page = client_in.get(f"/tasks/{task.pk}/")
-    assert page.status_code == 200 and b"Prompt preview" in page.content or b"Add examples" in page.content
+    page = client_in.get(f"/tasks/{task.pk}/")  # no examples yet: the preview says what to do
+    assert page.status_code == 200
+    assert b"Add examples to see the exact prompts" in page.content and b'id="pv-controls"' not in page.content
+    Example.objects.create(task=task, input="goal!", output="sports")
+    page = client_in.get(f"/tasks/{task.pk}/").content.decode()
+    assert f'id="pv-controls" data-url="/tasks/{task.pk}/preview.json"' in page and "Add examples to see" not in page
     client_in.post(f"/tasks/{task.pk}/edit/", {"name": "topic2", "description": "", "kind": "generation",
                                                "input_template": "Q:{x}\nA:", "answer_parser": "gsm8k",
                                                "labels_text": ""})
@@ -67,10 +71,11 @@ def _upload(client, task, name, content, **extra):
 
 @pytest.mark.django_db
 def test_import_csv_and_jsonl(client_in, task):
+    before = task.examples.count()
     msgs = _upload(client_in, task, "data.csv", 'input,output\n"hello, world",positive\nugh,negative\n')
     assert "Imported 2 examples" in msgs[0] and task.examples.filter(input="hello, world").exists()
     msgs = _upload(client_in, task, "data.jsonl", '{"input": "a", "output": "positive"}\n\n{"input": "b", "output": "negative"}\n')
-    assert "Imported 2 examples" in msgs[0] and task.examples.count() == 14
+    assert "Imported 2 examples" in msgs[0] and task.examples.count() == before + 4
     msgs = _upload(client_in, task, "data.jsonl", '{"input": "only", "output": "positive"}\n', replace="on")
     assert task.examples.count() == 1
 
@@ -95,12 +100,13 @@ def test_bad_files_import_nothing(client_in, task, name, content, needle):
 
 @pytest.mark.django_db
 def test_hub_import_says_offline(client_in, task):
+    before = list(task.examples.values_list("input", "output"))
     resp = client_in.post(f"/tasks/{task.pk}/import-hub/", {"dataset_id": "stanfordnlp/sst2", "config": "",
                                                             "split": "train", "input_column": "sentence",
                                                             "output_column": "label", "limit": 10})
     msgs = _messages(client_in.get(resp["Location"]))
     assert any("cannot be reached" in m for m in msgs)
-    assert task.examples.count() == 10
+    assert list(task.examples.values_list("input", "output")) == before  # nothing changed
 
 
 @pytest.mark.django_db
@@ -110,7 +116,9 @@ def test_builtin_is_read_only_and_copyable(client_in):
     assert client_in.post(f"/tasks/{shared.pk}/examples/add/", {"input": "x", "output": "positive"}).status_code == 404
     resp = client_in.post(f"/tasks/{shared.pk}/copy/")
     copy = Task.objects.get(name="shared-pack (copy)")
-    assert resp.status_code == 302 and copy.owner is not None and copy.examples.count() == 10
+    assert resp.status_code == 302 and copy.owner is not None
+    fields = ("position", "split", "input", "output")
+    assert list(copy.examples.values_list(*fields)) == list(shared.examples.values_list(*fields))
 
 
 @pytest.mark.django_db

@@ -6,33 +6,28 @@ import re
 from django import forms
 from django.db.models import Q
 
+from . import defaults
 from .models import METHOD_CHOICES, Task
 from .services.config import build_config
 
 log = logging.getLogger("webapp.lab")
-DEFAULT_METHODS = ["icl", "sft", "ia2", "ia2-sft"]
 
-# engine config key (first dotted part, or the full dotted key) -> form field
+# the fields the engine's checks name (ConfigError.field, check_config's pairs; list indexes
+# dropped, the longest dotted prefix wins) -> the form field to show the message on;
+# tests/web/test_forms.py makes the engine emit each one
 ENGINE_FIELD_MAP = {
     "model": "model_name",
     "task": "train_task",
-    "labels": "train_task",
-    "examples": "train_task",
-    "input_template": "train_task",
     "eval_tasks": "eval_tasks",
     "methods": "methods",
     "n": "n_values",
     "seeds": "seeds",
     "icl_demos": "icl_demos",
-    "prompt": "icl_demos",
-    "context": "icl_demos",
     "eval_size": "eval_size",
-    "similarity_size": "eval_size",
-    "adapter": "adapter_type",
+    "similarity_size": "similarity_size",
     "adapter.type": "adapter_type",
     "adapter.r": "lora_r",
     "adapter.alpha": "lora_alpha",
-    "adapter.target_modules": "target_modules",
 }
 
 
@@ -44,6 +39,19 @@ def map_engine_field(engine_field):
         hit = ENGINE_FIELD_MAP.get(".".join(parts[:i]))
         if hit:
             return hit
+    return None
+
+
+def pool_problem(task, n_values, eval_size):
+    """The engine's rule for "is the pool big enough for N" (`sampling.draw_split`: N training
+    plus N/2 dev examples outside the evaluation set), for the largest N; its message or None."""
+    from workers.engine.errors import ConfigError
+    from workers.engine.sampling import draw_split
+
+    try:
+        draw_split(task.to_engine_task(), max(n_values), 0, eval_size)
+    except ConfigError as exc:
+        return exc.message
     return None
 
 
@@ -74,21 +82,24 @@ class ExperimentForm(forms.Form):
         queryset=Task.objects.none(), required=False, widget=forms.SelectMultiple(attrs={"size": 6}),
         help_text="Empty = evaluate on the train task.",
     )
-    methods = forms.MultipleChoiceField(choices=METHOD_CHOICES, initial=DEFAULT_METHODS,
+    methods = forms.MultipleChoiceField(choices=METHOD_CHOICES, initial=defaults.METHODS_DEFAULT,
                                         widget=forms.CheckboxSelectMultiple)
     n_values = forms.CharField(label="N values", initial="4,8", help_text="Comma separated, e.g. 4,8")
     seeds = forms.IntegerField(label="Seeds", min_value=1, max_value=20, initial=1,
                                help_text="Number of training sets (seeds) per N.")
     icl_demos = forms.IntegerField(label="ICL demos", min_value=1, max_value=256, required=False,
                                    help_text="Demonstrations per ICL prompt; empty = all N training examples.")
-    adapter_type = forms.ChoiceField(label="Adapter", choices=[("lora", "LoRA"), ("ia3", "(IA)³")], initial="lora")
-    lora_r = forms.IntegerField(label="r", min_value=1, max_value=512, initial=8)
-    lora_alpha = forms.IntegerField(label="alpha", min_value=1, max_value=4096, initial=8)
-    target_modules = forms.CharField(initial="q_proj,k_proj,o_proj", help_text="Comma separated module names.")
-    eval_size = forms.IntegerField(min_value=1, max_value=5000, initial=100)
+    adapter_type = forms.ChoiceField(label="Adapter", choices=[("lora", "LoRA"), ("ia3", "(IA)³")],
+                                     initial=defaults.ADAPTER_TYPE)
+    lora_r = forms.IntegerField(label="r", min_value=1, max_value=512, initial=defaults.LORA_R)
+    lora_alpha = forms.IntegerField(label="alpha", min_value=1, max_value=4096, initial=defaults.LORA_ALPHA)
+    target_modules = forms.CharField(initial=",".join(defaults.TARGET_MODULES),
+                                     help_text="Comma separated module names.")
+    eval_size = forms.IntegerField(min_value=1, max_value=5000, initial=defaults.EVAL_SIZE)
     similarity_size = forms.IntegerField(
         label="Similarity queries", min_value=0, max_value=5000, required=False,
-        help_text="Evaluation queries used for activation similarity; empty = min(eval size, 50).",
+        help_text=f"Evaluation queries used for activation similarity; empty = min(eval size, "
+                  f"{defaults.SIMILARITY_SIZE}).",
     )
 
     def __init__(self, *args, user=None, **kwargs):
@@ -128,7 +139,7 @@ class ExperimentForm(forms.Form):
     def clean_model_name(self):
         return self.cleaned_data["model_name"].strip()
 
-    def _check_task(self, task, field, n_values=None):
+    def _check_task(self, task, field, n_values=None, eval_size=None):
         pool = task.pool().count()
         if task.needs_hub and not task.examples.exists():
             self.add_error(field, f'"{task.name}" needs the Hugging Face hub, which cannot be reached from this '
@@ -138,16 +149,17 @@ class ExperimentForm(forms.Form):
             self.add_error(field, f'"{task.name}" has an empty label set: add labels on the task page.')
         if pool == 0:
             self.add_error(field, f'"{task.name}" has no examples: add or import some on the task page.')
-        elif n_values and max(n_values) > pool:
-            self.add_error("n_values", f"N={max(n_values)} is larger than the pool of \"{task.name}\" "
-                                       f"({pool} examples): use N ≤ {pool} or add examples.")
+        elif n_values:
+            problem = pool_problem(task, n_values, eval_size)
+            if problem:
+                self.add_error("n_values", problem)
 
     def clean(self):
         data = super().clean()
         if self.errors:
             return data
         train, evals = data["train_task"], list(data.get("eval_tasks") or [])
-        self._check_task(train, "train_task", data["n_values"])
+        self._check_task(train, "train_task", data["n_values"], data["eval_size"])
         for task in evals:
             if task.pk != train.pk:
                 self._check_task(task, "eval_tasks")
@@ -181,7 +193,7 @@ class ExperimentForm(forms.Form):
         from workers.engine.plan import plan_runs
 
         try:
-            self.plan = [(k.method, int(k.n), int(k.seed)) for k in plan_runs(self.config)]
+            self.plan = plan_runs(self.config)  # the engine's RunKeys, stored on the runs at launch
         except Exception as exc:  # ConfigError(field, message) names the field
             engine_field = getattr(exc, "field", None)
             message = getattr(exc, "message", None) or str(exc)

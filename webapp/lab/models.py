@@ -3,17 +3,8 @@ from django.conf import settings
 from django.db import models
 from django.utils import timezone
 
-METHOD_CHOICES = [
-    ("base", "base"),
-    ("icl", "ICL"),
-    ("sft", "SFT"),
-    ("ia2", "IA2"),
-    ("ia2-sft", "IA2->SFT"),
-    ("ia2+sft", "IA2+SFT"),
-    ("soft-sft", "soft-SFT"),
-    ("sft-ia2", "SFT->IA2"),
-]
-METHOD_LABELS = dict(METHOD_CHOICES)
+from . import defaults
+from .defaults import METHOD_CHOICES, METHOD_LABELS  # noqa: F401 - the engine's methods and titles
 
 
 class Task(models.Model):
@@ -22,7 +13,7 @@ class Task(models.Model):
     CLASSIFICATION = "classification"
     GENERATION = "generation"
     KIND_CHOICES = [(CLASSIFICATION, "classification"), (GENERATION, "generation")]
-    PARSER_CHOICES = [("plain", "plain"), ("gsm8k", "gsm8k (#### 42)"), ("boxed", "boxed (\\boxed{})")]
+    PARSER_CHOICES = defaults.PARSER_CHOICES
 
     owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE)
     name = models.CharField(max_length=120)
@@ -78,6 +69,19 @@ class Task(models.Model):
             d["eval_examples"] = held
         return d
 
+    def to_engine_task(self):
+        """The engine's Task for this task, from `to_engine_dict`, without the engine's
+        checks: previews and pool sizes work for a task that is still being written."""
+        from workers.engine.tasks import Example as EngineExample
+        from workers.engine.tasks import Task as EngineTask
+
+        d = self.to_engine_dict()
+        return EngineTask(
+            name=d["name"], kind=d["kind"], input_template=d["input_template"], description=d["description"],
+            examples=[EngineExample(**e) for e in d["examples"]], labels=d.get("labels", []),
+            answer_parser=d.get("answer_parser", "plain"),
+            eval_examples=[EngineExample(**e) for e in d.get("eval_examples", [])])
+
 
 class Example(models.Model):
     """One labelled example of a task; split 'pool' (usable for training/demos) or 'eval'."""
@@ -112,10 +116,10 @@ class Experiment(models.Model):
     n_values = models.JSONField(default=list)
     seeds = models.PositiveIntegerField(default=1)
     icl_demos = models.PositiveIntegerField(null=True, blank=True)
-    eval_size = models.PositiveIntegerField(default=100)
-    adapter_type = models.CharField(max_length=8, default="lora")
-    lora_r = models.PositiveIntegerField(default=8)
-    lora_alpha = models.PositiveIntegerField(default=8)
+    eval_size = models.PositiveIntegerField(default=defaults.EVAL_SIZE)
+    adapter_type = models.CharField(max_length=8, default=defaults.ADAPTER_TYPE)
+    lora_r = models.PositiveIntegerField(default=defaults.LORA_R)
+    lora_alpha = models.PositiveIntegerField(default=defaults.LORA_ALPHA)
     target_modules = models.JSONField(default=list)
     config = models.JSONField(default=dict)
     created_at = models.DateTimeField(auto_now_add=True)
@@ -157,6 +161,9 @@ class Run(models.Model):
     method = models.CharField(max_length=16)
     n = models.PositiveIntegerField()
     seed = models.IntegerField()
+    # the engine's RunKey for this run, as planned once at launch (`workers.engine.plan`);
+    # the worker hands it back to the engine as it is (see `engine_key`)
+    key = models.JSONField(default=dict)
     state = models.CharField(max_length=12, choices=STATE_CHOICES, default=QUEUED, db_index=True)
     stage = models.CharField(max_length=24, blank=True)
     step = models.IntegerField(default=0)
@@ -183,9 +190,32 @@ class Run(models.Model):
     def __str__(self):
         return f"{self.method} N={self.n} seed={self.seed}"
 
+    @classmethod
+    def for_key(cls, experiment, key, **fields):
+        """An unsaved run for one of the engine's planned RunKeys (method, n, seed, ...)."""
+        from dataclasses import asdict
+
+        return cls(experiment=experiment, method=key.method, n=int(key.n), seed=int(key.seed), key=asdict(key),
+                   **fields)
+
+    def engine_key(self):
+        """The stored RunKey, as the engine's planner made it at launch."""
+        from workers.engine.plan import RunKey
+
+        if not self.key:
+            raise ValueError(f"run {self.pk} has no planned engine key (it was not created by a launch)")
+        return RunKey(**self.key)
+
     @property
     def method_label(self):
         return METHOD_LABELS.get(self.method, self.method)
+
+    @property
+    def trains_adapter(self):
+        """Whether the engine trains an adapter for this method (it has training stages)."""
+        from workers.engine.config import METHOD_STAGES
+
+        return bool(METHOD_STAGES.get(self.method))
 
     @property
     def progress(self):

@@ -52,7 +52,7 @@ def _fmt(value, digits=3) -> str:
 
 
 def summary_table(aggregate: list[dict]) -> str:
-    """Mean ± std over seeds per (eval task, N, method)."""
+    """Mean ± sample sd (ddof=1) over seeds per (eval task, N, method); the caption says so."""
     header = ["eval task", "N", "method", "seeds", "accuracy", "ECE", "ECE (mass)", "Brier", "NLL", "sim. to ICL"]
     rows = [header]
     for a in sorted(aggregate, key=lambda r: (r["eval_task"], r["n"])):
@@ -62,4 +62,4 @@ def summary_table(aggregate: list[dict]) -> str:
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines)
+    return "\n".join(lines + ["(mean ± sample sd (ddof=1) over seeds)"])

@@ -120,7 +120,8 @@ def _result(key, et, metrics, sim, history, timings, lm, work, reused, artifacts
 
 
 def aggregate(runs: list[dict]) -> list[dict]:
-    """Mean and standard deviation over seeds for each (method, N, eval task)."""
+    """Mean and sample standard deviation (ddof=1, as the web app) over seeds for each
+    (method, N, eval task); one seed has no spread (0)."""
     groups: dict[tuple, list[dict]] = {}
     for r in runs:
         groups.setdefault((r["method"], r["n"], r["eval_task"]), []).append(r)
@@ -130,7 +131,7 @@ def aggregate(runs: list[dict]) -> list[dict]:
         for k in METRIC_KEYS:
             vals = [r[k] for r in rs if r.get(k) is not None]
             if vals:
-                row[k] = {"mean": statistics.fmean(vals), "std": statistics.pstdev(vals) if len(vals) > 1 else 0.0}
+                row[k] = {"mean": statistics.fmean(vals), "std": statistics.stdev(vals) if len(vals) > 1 else 0.0}
         sims = [r["layer_similarity"] for r in rs if r.get("layer_similarity")]
         if sims:
             row["layer_similarity"] = [statistics.fmean(v) for v in zip(*sims)]

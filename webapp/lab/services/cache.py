@@ -1,6 +1,6 @@
 """Cache of derived payloads (results.json, a finished experiment's history, per-example
 tables), keyed by `Experiment.cache_key` (which changes whenever one of the experiment's
-runs changes state, see `events.set_state`).
+runs changes state, see `lifecycle.set_state`).
 
 The cache is an optimisation only: when it is unreachable (Redis down) the payload is
 computed from the database as if the entry were missing, and nothing fails.

@@ -1,19 +1,23 @@
-"""Aggregate an experiment's results for the compare charts and tables (JSON-ready)."""
-import math
+"""Aggregate an experiment's results for the compare charts and tables (JSON-ready).
+
+Spread over seeds: the sample standard deviation (ddof=1, `statistics.stdev`), the same
+convention as the CLI's summary (`workers.engine.runner.aggregate`); one seed has no spread
+(0). Every table and chart caption says so (SPREAD_CAPTION)."""
+import statistics
 from collections import defaultdict
 
 from ..models import METHOD_CHOICES, METHOD_LABELS, EvalResult, Prediction
 
 METHOD_ORDER = [m for m, _ in METHOD_CHOICES]
+SPREAD_CAPTION = "mean ± sample sd (ddof=1) over seeds"
 
 
 def _stats(values):
     vals = [v for v in values if v is not None]
     if not vals:
         return None
-    mean = sum(vals) / len(vals)
-    std = math.sqrt(sum((v - mean) ** 2 for v in vals) / (len(vals) - 1)) if len(vals) > 1 else 0.0
-    return {"mean": mean, "std": std, "min": min(vals), "max": max(vals), "values": vals}
+    std = statistics.stdev(vals) if len(vals) > 1 else 0.0
+    return {"mean": statistics.fmean(vals), "std": std, "min": min(vals), "max": max(vals), "values": vals}
 
 
 def _merge_reliability(lists):
@@ -87,6 +91,7 @@ def compare(experiment):
         "seeds": sorted({r.run.seed for r in results}),
         "methods": sorted({r.run.method for r in results}, key=_order),
         "method_labels": METHOD_LABELS,
+        "spread": SPREAD_CAPTION,
         "summary": summary,
         "icl_baseline": baseline,
         "reliability": reliability,

@@ -1,4 +1,5 @@
 """Build the engine's config dict (CONTRACT.md, 'Config') from experiment settings."""
+from ..defaults import SIMILARITY_SIZE
 
 
 def build_config(*, model_name, train_task, eval_tasks, methods, n_values, seeds, icl_demos, eval_size,
@@ -12,7 +13,7 @@ def build_config(*, model_name, train_task, eval_tasks, methods, n_values, seeds
         "n": [int(n) for n in n_values],
         "seeds": list(range(int(seeds))),
         "eval_size": int(eval_size),
-        "similarity_size": min(int(eval_size), 50) if similarity_size is None else int(similarity_size),
+        "similarity_size": min(int(eval_size), SIMILARITY_SIZE) if similarity_size is None else int(similarity_size),
         "adapter": {
             "type": adapter_type,
             "r": int(lora_r),

@@ -37,17 +37,17 @@ def check_broker(timeout=3.0):
 def enqueue_now(run_ids):
     mode = settings.LAB_EXECUTOR
     if mode == "celery":
-        from workers.celery_tasks import execute_run
+        from webapp.celery_app import EXECUTE_RUN, app
 
-        for run in Run.objects.filter(id__in=run_ids):
-            result = execute_run.apply_async(args=[run.id], queue=run.queue or "cpu")
+        for run in Run.objects.filter(id__in=run_ids):  # by name: the app never imports the task module
+            result = app.send_task(EXECUTE_RUN, args=[run.id], queue=run.queue or "cpu")
             Run.objects.filter(id=run.id).update(celery_task_id=result.id)
     elif mode == "thread":
         from .embedded_worker import submit
 
         for run_id in run_ids:
             submit(run_id)
-    # "manual": runs stay queued until something calls workers.celery_tasks.run_job
+    # "manual": runs stay queued until something calls lifecycle.run_job
 
 
 def revoke(run):

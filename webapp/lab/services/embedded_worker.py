@@ -1,5 +1,5 @@
 """Embedded single-machine mode: one background thread executes queued runs through
-the same `run_job` as the Celery task, and runs the reaper periodically."""
+`lifecycle.run_job`, as the Celery task does (the reaper is `services.reaper`'s thread)."""
 import logging
 import queue
 import threading
@@ -10,7 +10,6 @@ log = logging.getLogger("webapp.lab")
 _queue = queue.Queue()
 _thread = None
 _lock = threading.Lock()
-REAP_EVERY = 30.0
 
 
 def start(recover=True):
@@ -50,24 +49,16 @@ def stop(timeout=10):
 def _loop():
     from django.db import connection
 
-    from workers.celery_tasks import run_job
-
-    from .reaper import reap_stale_runs
+    from .lifecycle import run_job
 
     while True:
-        try:
-            run_id = _queue.get(timeout=REAP_EVERY)
-        except queue.Empty:
-            run_id = None
+        run_id = _queue.get()
         if run_id is _STOP:
             connection.close()
             return
         close_old_connections()
         try:
-            if run_id is None:
-                reap_stale_runs()
-            else:
-                run_job(run_id)
+            run_job(run_id)
         except Exception:
             log.exception("embedded worker: job %s crashed", run_id)
         finally:

@@ -1,7 +1,9 @@
 """Record a run's progress: update the Run row, persist throttled events and every
 loss point, and broadcast them to the experiment's websocket group.
 
-`ProgressRecorder` is the `on_progress` / `should_cancel` pair handed to the engine.
+`ProgressRecorder` is the `on_progress` / `should_cancel` pair handed to the engine; its
+`flush` persists and calls `broadcast.send` (the path of a progress event to the browser
+is drawn in docs/architecture.md).
 """
 import math
 import time
@@ -53,72 +55,31 @@ def serialize_point(p):
     return {"id": p.id, "run_id": p.run_id, "series": p.series, "step": p.step, "value": p.value}
 
 
-def publish(run, event=None, points=()):
-    _send(run.experiment_id, run.snapshot(), event, points)
-
-
-def _send(experiment_id, run_snapshot, event=None, points=()):
-    broadcast.send(
-        broadcast.experiment_group(experiment_id),
-        {
-            "type": "lab.event",
-            "payload": {
-                "type": "event",
-                "run": run_snapshot,
-                "event": serialize_event(event) if event else None,
-                "points": [serialize_point(p) for p in points],
-            },
+def message(run_snapshot, event=None, points=()):
+    """The websocket message for a run's new state, event and loss points (what
+    static/lab/live.js reads); ExperimentConsumer.lab_event forwards its payload as is."""
+    return {
+        "type": "lab.event",
+        "payload": {
+            "type": "event",
+            "run": run_snapshot,
+            "event": serialize_event(event) if event else None,
+            "points": [serialize_point(p) for p in points],
         },
-    )
+    }
 
 
 def publish_on_commit(run, event):
     """Broadcast once the surrounding transaction (if any) has committed, so a client that
     reacts to the message (reloads results, history) reads the new state. The run's
     snapshot is taken now."""
-    experiment_id, snapshot = run.experiment_id, run.snapshot()
-    transaction.on_commit(lambda: _send(experiment_id, snapshot, event), robust=True)
+    group, msg = broadcast.experiment_group(run.experiment_id), message(run.snapshot(), event)
+    transaction.on_commit(lambda: broadcast.send(group, msg), robust=True)
 
 
 def bump_results_version(experiment_id):
     """Invalidate the experiment's cached payloads (their keys contain the version)."""
     Experiment.objects.filter(pk=experiment_id).update(results_version=F("results_version") + 1)
-
-
-def set_state(run, state, message="", error=None, **fields):
-    """Move a run to a new state, persist a 'state' event and broadcast it."""
-    now = timezone.now()
-    run.state = state
-    run.message = message or run.message
-    if error is not None:
-        run.error = error
-    if state == Run.RUNNING:
-        run.started_at = run.started_at or now
-        run.heartbeat_at = now
-    if state in Run.FINAL_STATES:
-        run.finished_at = now
-        run.eta_seconds = None
-        if state == Run.DONE:
-            run.step = run.total or run.step
-    for k, v in fields.items():
-        setattr(run, k, v)
-    update = {"state", "message", "error", "started_at", "heartbeat_at", "finished_at", "eta_seconds", "step",
-              *fields}
-    with transaction.atomic():
-        run.save(update_fields=sorted(update))
-        ev = RunEvent.objects.create(run=run, kind="state", stage=run.stage, step=run.step, total=run.total,
-                                     message=f"{state}: {message or error or ''}".strip(": "))
-        bump_results_version(run.experiment_id)
-    publish_on_commit(run, ev)
-    return ev
-
-
-def note(run, message):
-    """Persist and broadcast a state note without touching the run's row."""
-    ev = RunEvent.objects.create(run=run, kind="state", stage=run.stage, step=run.step, total=run.total,
-                                 message=message)
-    publish_on_commit(run, ev)
-    return ev
 
 
 class ProgressRecorder:
@@ -182,7 +143,7 @@ class ProgressRecorder:
         if saved and any(p.id is None for p in saved):  # backends that cannot return ids
             saved = list(MetricPoint.objects.filter(run_id=run.id).order_by("-id")[: len(saved)])[::-1]
         self._last_event = None
-        publish(run, row, saved)
+        broadcast.send(broadcast.experiment_group(run.experiment_id), message(run.snapshot(), row, saved))
 
     def should_cancel(self):
         now = self.clock()

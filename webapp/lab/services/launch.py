@@ -14,12 +14,10 @@ from . import dispatch
 log = logging.getLogger("webapp.lab")
 
 
-def launch(user, data, config, plan=None):
-    """Plan first (nothing is created if planning fails), then create and queue in one go."""
-    if plan is None:
-        from workers.engine.plan import plan_runs
-
-        plan = [(k.method, int(k.n), int(k.seed)) for k in plan_runs(config)]
+def launch(user, data, config, plan):
+    """Create the experiment and one run per planned engine RunKey (the form planned them,
+    once: `ExperimentForm.plan`), and queue them in one go. Each run stores its key, which
+    the worker hands back to the engine."""
     queue = dispatch.queue_for(data["model_name"])
     dispatch.check_broker()
     with transaction.atomic():
@@ -30,7 +28,7 @@ def launch(user, data, config, plan=None):
             lora_alpha=data["lora_alpha"], target_modules=data["target_modules"], config=config,
         )
         exp.eval_tasks.set(data.get("eval_tasks") or [data["train_task"]])
-        runs = Run.objects.bulk_create(Run(experiment=exp, method=m, n=n, seed=s, queue=queue) for m, n, s in plan)
+        runs = Run.objects.bulk_create(Run.for_key(exp, key, queue=queue) for key in plan)
         if any(r.id is None for r in runs):
             runs = list(exp.runs.all())
         run_ids = [r.id for r in runs]

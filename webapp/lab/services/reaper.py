@@ -1,53 +1,24 @@
-"""Mark runs whose worker stopped sending heartbeats as failed.
+"""The one periodic reaper: a `lifecycle.reap_stale_runs` pass every LAB_REAPER_INTERVAL
+seconds (default 10; 0 = none), so a killed worker's run is failed within
+LAB_HEARTBEAT_TIMEOUT + LAB_REAPER_INTERVAL seconds (30 + 10 by default) even when nobody
+loads a page; the state change is broadcast to the experiment's websocket group like any other.
 
-`reap_stale_runs` does one pass (one indexed query when nothing is stale). Passes run:
-- periodically in every web process: `start_periodic_reaper()` starts a daemon thread
-  (every LAB_REAPER_INTERVAL seconds, default 10; 0 disables it, as under pytest). It is
-  started by `python -m webapp.serve` and by the ASGI lifespan startup (`webapp.asgi`), so a
-  killed worker's run is failed within LAB_HEARTBEAT_TIMEOUT + LAB_REAPER_INTERVAL seconds
-  (30 + 10 by default) even when nobody loads a page; the state change is broadcast to the
-  experiment's websocket group like any other;
-- when a job starts, in every job's heartbeat thread, and by `manage.py reap_runs`.
-Several reapers at once are safe: only the one that flips a row reports it.
+One mechanism per deployment:
+- Redis mode: Celery beat sends the `reap_stale_runs` task (`webapp.celery_app.schedule_reaper`)
+  to the maintenance queue, served by the scheduler process
+  (`celery -A webapp.celery_app worker -B -Q maintenance`).
+- Embedded mode: one daemon thread in the single web process (`start_periodic_reaper`,
+  started by `python -m webapp.serve` next to the embedded worker thread).
+`manage.py reap_runs` does one pass by hand. Views and jobs never reap.
 """
 import logging
 import threading
-from datetime import timedelta
 
 from django.conf import settings
-from django.db import transaction
-from django.db.models import Q
-from django.utils import timezone
 
-from ..models import Run
-from .events import set_state
+from .lifecycle import reap_stale_runs
 
 log = logging.getLogger("webapp.lab")
-
-
-def stale_reason(timeout):
-    return f"worker lost (no heartbeat for {timeout} s)"
-
-
-def reap_stale_runs(timeout=None, now=None):
-    """Fail 'running' runs whose heartbeat is older than `timeout` seconds; return them."""
-    timeout = settings.LAB_HEARTBEAT_TIMEOUT if timeout is None else timeout
-    now = now or timezone.now()
-    cutoff = now - timedelta(seconds=timeout)
-    stale = Run.objects.filter(state=Run.RUNNING).filter(
-        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
-    )
-    reaped = []
-    for run in stale:
-        reason = stale_reason(timeout)
-        with transaction.atomic():  # the flip and its reason are seen together
-            # only the first reaper to flip the row reports it
-            if Run.objects.filter(id=run.id, state=Run.RUNNING).update(state=Run.FAILED) != 1:
-                continue
-            set_state(run, Run.FAILED, message=reason, error=reason)
-        log.warning("run %s: %s", run.id, reason)
-        reaped.append(run)
-    return reaped
 
 
 class PeriodicReaper(threading.Thread):

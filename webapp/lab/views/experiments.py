@@ -2,6 +2,7 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
+from django.http import FileResponse, HttpResponseNotFound
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -11,10 +12,9 @@ from django.views.decorators.http import require_POST
 
 from ..experiment_form import ExperimentForm
 from ..models import Experiment, Run
-from ..services import cache, dispatch
-from ..services.events import note, set_state
+from ..services import cache, dispatch, lifecycle
+from ..services.adapters import NoAdapter, adapter_zip
 from ..services.launch import launch
-from ..services.reaper import reap_stale_runs
 
 
 def get_experiment(request, pk):
@@ -77,7 +77,6 @@ def experiment_detail(request, pk):
     """The experiment page: facts, the runs table (live over the websocket) and the compare
     section (filled from results.json). A fixed number of queries, whatever the run count."""
     exp = get_experiment(request, pk)
-    reap_stale_runs()  # one indexed query; the periodic reaper does the same in the background
     return render(request, "lab/experiment_detail.html", {
         "experiment": exp,
         "runs_html": run_rows_html(request, exp),
@@ -90,21 +89,7 @@ BROKER_DOWN_NOTE = ("The message broker (Redis) is unreachable right now: the ca
 
 
 def cancel_run(run):
-    """Flag the run; a queued one is cancelled now (and revoked), a running one stops at its next step.
-    Returns (changed, broker_reached)."""
-    if run.state in Run.FINAL_STATES:
-        return False, True
-    Run.objects.filter(pk=run.pk).update(cancel_requested=True)
-    run.cancel_requested = True
-    broker_ok = True
-    if run.state == Run.QUEUED:
-        updated = Run.objects.filter(pk=run.pk, state=Run.QUEUED).update(state=Run.CANCELLED)
-        if updated:
-            set_state(run, Run.CANCELLED, message="cancelled before it started")
-            broker_ok = dispatch.revoke(run) is not False
-    else:
-        note(run, "cancel requested")
-    return True, broker_ok
+    return lifecycle.cancel_run(run, revoke=dispatch.revoke)
 
 
 @login_required
@@ -131,3 +116,15 @@ def experiment_cancel(request, pk):
     if not all(ok for _, ok in outcomes):
         messages.warning(request, BROKER_DOWN_NOTE)
     return redirect("experiment-detail", pk=exp.pk)
+
+
+@login_required
+def run_adapter(request, pk, run_id):
+    """The run's adapter files as a zip (404 with the reason when there is none)."""
+    exp = get_experiment(request, pk)
+    run = get_object_or_404(Run, pk=run_id, experiment=exp)
+    try:
+        handle, name = adapter_zip(run)
+    except NoAdapter as exc:
+        return HttpResponseNotFound(str(exc), content_type="text/plain; charset=utf-8")
+    return FileResponse(handle, as_attachment=True, filename=name, content_type="application/zip")

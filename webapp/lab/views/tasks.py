@@ -1,10 +1,10 @@
-"""Task pages: list, create/edit/delete/copy, and the live prompt preview context."""
+"""Task pages: list, create/edit/delete/copy, and the prompt preview's JSON."""
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import transaction
 from django.db.models import Count, Q
-from django.http import Http404
+from django.http import Http404, JsonResponse
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
@@ -13,6 +13,7 @@ from ..forms import ExampleForm, HubImportForm, ImportFileForm, TaskForm
 from ..models import Example, Task
 from ..services.naming import copy_name
 from ..services.presets import preset
+from ..services.preview import PreviewError, preview
 
 
 def get_task(request, pk, editable=False):
@@ -106,5 +107,20 @@ def task_detail(request, pk):
         "example_form": ExampleForm(task=task),
         "import_form": ImportFileForm(),
         "hub_form": HubImportForm(initial=hub_initial),
-        "preview_data": {"template": task.input_template, "pool": pool},  # json_script encodes it once
     })
+
+
+@login_required
+def task_preview_json(request, pk):
+    """The prompt preview (services/preview.py: the engine's own prompt builder) for pool
+    example `index` (1-based, as on the page) with `k` demonstrations and an optional
+    unsaved `template`; 400 with the field and the fix for bad parameters."""
+    task = get_task(request, pk)
+    try:
+        index, k = int(request.GET.get("index", "1")) - 1, int(request.GET.get("k", "0"))
+    except ValueError:
+        return JsonResponse({"field": "index", "error": "index and k must be whole numbers"}, status=400)
+    try:
+        return JsonResponse(preview(task, index, k, request.GET.get("template")))
+    except PreviewError as exc:
+        return JsonResponse({"field": exc.field, "error": exc.message}, status=400)

@@ -1,7 +1,7 @@
 """`manage.py reap_runs`: fail runs whose worker stopped sending heartbeats."""
 from django.core.management.base import BaseCommand
 
-from webapp.lab.services.reaper import reap_stale_runs
+from webapp.lab.services.lifecycle import reap_stale_runs
 
 
 class Command(BaseCommand):

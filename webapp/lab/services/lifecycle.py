@@ -1,0 +1,317 @@
+"""A run's life, in one place: queued -> running (claimed by one worker process, kept
+alive by its heartbeat) -> done | failed | cancelled.
+
+Every state change goes through `set_state` (row, 'state' event, websocket broadcast,
+cache invalidation in one transaction). Who calls what:
+- `run_job(run_id)` executes one run end to end. The Celery task
+  (`workers.celery_tasks.execute_run`, a thin adapter) and the embedded worker thread
+  (`embedded_worker`) both call it; the web app never imports the Celery task module.
+- `reap_stale_runs()` fails runs whose worker stopped beating. It runs periodically, from
+  one mechanism per deployment (`services.reaper`: Celery beat in Redis mode, one thread in
+  embedded mode), and from `manage.py reap_runs`; never from a view or a job.
+- `cancel_run(run)` is what the cancel buttons do.
+
+Redelivered jobs (acks_late + task_reject_on_worker_lost: a prefork child killed mid-run,
+e.g. by the OOM killer, has its message put back on the queue): the run is still
+"running" in the database, so `claim` asks whether the process that claimed it is gone
+(same host and its pid no longer exists, or its heartbeat is older than
+LAB_HEARTBEAT_TIMEOUT). If so the run is claimed again and started from scratch (its
+partial rows are discarded), at most LAB_MAX_ATTEMPTS times in all; after that it is
+failed with the reason. When the owner may still be alive (another host, fresh heartbeat)
+a redelivered job watches the heartbeat for a little over two heartbeat periods
+(`claim_redelivered`): it re-claims the run if the heartbeat did not move, and leaves it
+alone if it did.
+
+The engine (`workers.engine.runner`, which needs torch) is imported lazily by
+`load_runner`, only in the process that executes a run.
+"""
+import logging
+import os
+import socket
+import threading
+import time
+import traceback
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.db import close_old_connections, connection, transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from ..models import Artifact, EvalResult, MetricPoint, Run, RunEvent
+from .events import ProgressRecorder, bump_results_version, publish_on_commit
+from .results import store_results
+
+log = logging.getLogger("webapp.lab")
+HEARTBEAT_EVERY = 10.0
+REDELIVERY_POLL = 1.0
+CANCEL_POLL = 0.5  # seconds a "cancel requested?" answer is reused by a running job
+
+
+# --- state changes ----------------------------------------------------------
+
+def set_state(run, state, message="", error=None, **fields):
+    """Move a run to a new state, persist a 'state' event and broadcast it."""
+    now = timezone.now()
+    run.state = state
+    run.message = message or run.message
+    if error is not None:
+        run.error = error
+    if state == Run.RUNNING:
+        run.started_at = run.started_at or now
+        run.heartbeat_at = now
+    if state in Run.FINAL_STATES:
+        run.finished_at = now
+        run.eta_seconds = None
+        if state == Run.DONE:
+            run.step = run.total or run.step
+    for k, v in fields.items():
+        setattr(run, k, v)
+    update = {"state", "message", "error", "started_at", "heartbeat_at", "finished_at", "eta_seconds", "step",
+              *fields}
+    with transaction.atomic():
+        run.save(update_fields=sorted(update))
+        ev = RunEvent.objects.create(run=run, kind="state", stage=run.stage, step=run.step, total=run.total,
+                                     message=f"{state}: {message or error or ''}".strip(": "))
+        bump_results_version(run.experiment_id)
+    publish_on_commit(run, ev)
+    return ev
+
+
+def note(run, message):
+    """Persist and broadcast a state note without touching the run's row."""
+    ev = RunEvent.objects.create(run=run, kind="state", stage=run.stage, step=run.step, total=run.total,
+                                 message=message)
+    publish_on_commit(run, ev)
+    return ev
+
+
+def cancel_run(run, revoke):
+    """Flag the run; a queued one is cancelled now (and `revoke(run)` drops its queued job),
+    a running one stops at its next step. Returns (changed, broker_reached)."""
+    if run.state in Run.FINAL_STATES:
+        return False, True
+    Run.objects.filter(pk=run.pk).update(cancel_requested=True)
+    run.cancel_requested = True
+    broker_ok = True
+    if run.state == Run.QUEUED:
+        updated = Run.objects.filter(pk=run.pk, state=Run.QUEUED).update(state=Run.CANCELLED)
+        if updated:
+            set_state(run, Run.CANCELLED, message="cancelled before it started")
+            broker_ok = revoke(run) is not False
+    else:
+        note(run, "cancel requested")
+    return True, broker_ok
+
+
+# --- who owns a running run -------------------------------------------------
+
+def worker_id():
+    """"host:pid" of this process, stored on the runs it claims."""
+    return f"{socket.gethostname()}:{os.getpid()}"
+
+
+def heartbeat_interval():
+    """Seconds between heartbeats: HEARTBEAT_EVERY, or less so that three fit in the timeout."""
+    return min(HEARTBEAT_EVERY, settings.LAB_HEARTBEAT_TIMEOUT / 3)
+
+
+def _pid_alive(pid):
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # exists, owned by someone else
+        return True
+    return True
+
+
+def owner_lost(run, now=None, timeout=None):
+    """Why the process that claimed this running run is known to be gone, or None when it
+    may still be working on it."""
+    host, _, pid = (run.worker or "").rpartition(":")
+    if host == socket.gethostname() and pid.isdigit() and int(pid) != os.getpid() and not _pid_alive(int(pid)):
+        return f"worker process {pid} on {host} is gone"
+    timeout = settings.LAB_HEARTBEAT_TIMEOUT if timeout is None else timeout
+    last = run.heartbeat_at or run.started_at
+    age = ((now or timezone.now()) - last).total_seconds() if last else None
+    if age is None or age > timeout:
+        return f"no heartbeat for {timeout} s"
+    return None
+
+
+class Heartbeat(threading.Thread):
+    """Bumps the run's heartbeat while this process owns it and the job runs."""
+
+    def __init__(self, run_id, worker=""):
+        super().__init__(name=f"heartbeat-{run_id}", daemon=True)
+        self.run_id = run_id
+        self.worker = worker
+        self.stopped = threading.Event()
+
+    def run(self):
+        try:
+            while not self.stopped.wait(heartbeat_interval()):
+                close_old_connections()
+                try:
+                    # only while this process still owns the run (it may have been claimed again)
+                    Run.objects.filter(id=self.run_id, state=Run.RUNNING, worker=self.worker).update(
+                        heartbeat_at=timezone.now())
+                except Exception:
+                    log.warning("heartbeat for run %s failed", self.run_id, exc_info=True)
+        finally:
+            connection.close()
+
+    def stop(self):
+        self.stopped.set()
+
+
+# --- dead attempts ----------------------------------------------------------
+
+def stale_reason(timeout):
+    return f"worker lost (no heartbeat for {timeout} s)"
+
+
+def reap_stale_runs(timeout=None, now=None):
+    """Fail 'running' runs whose heartbeat is older than `timeout` seconds; return them.
+    One indexed query when nothing is stale. Several reapers at once are safe: only the
+    one that flips a row reports it."""
+    timeout = settings.LAB_HEARTBEAT_TIMEOUT if timeout is None else timeout
+    now = now or timezone.now()
+    cutoff = now - timedelta(seconds=timeout)
+    stale = Run.objects.filter(state=Run.RUNNING).filter(
+        Q(heartbeat_at__lt=cutoff) | Q(heartbeat_at__isnull=True, started_at__lt=cutoff)
+    )
+    reaped = []
+    for run in stale:
+        reason = stale_reason(timeout)
+        with transaction.atomic():  # the flip and its reason are seen together
+            if Run.objects.filter(id=run.id, state=Run.RUNNING).update(state=Run.FAILED) != 1:
+                continue
+            set_state(run, Run.FAILED, message=reason, error=reason)
+        log.warning("run %s: %s", run.id, reason)
+        reaped.append(run)
+    return reaped
+
+
+def discard_partial(run):
+    """Rows a dead attempt may have left (loss points, results): the new attempt rewrites them."""
+    MetricPoint.objects.filter(run=run).delete()
+    EvalResult.objects.filter(run=run).delete()
+    Artifact.objects.filter(run=run).delete()
+
+
+# --- claiming ---------------------------------------------------------------
+
+def claim(run_id, presumed_lost=None, seen_heartbeat=None):
+    """Atomically move a queued run to running, or re-claim a running run whose worker is
+    gone. Returns (run, "running") when this process now owns it, else (None, state).
+    `presumed_lost`: reason to treat the owner as gone if the heartbeat is still
+    `seen_heartbeat` (a redelivered job that watched it stand still)."""
+    with transaction.atomic():
+        run = Run.objects.select_for_update().select_related("experiment").filter(id=run_id).first()
+        if run is None:
+            return None, "missing"
+        fresh_start = run.state == Run.QUEUED
+        if run.state == Run.RUNNING:
+            lost = owner_lost(run)
+            if lost is None and presumed_lost and run.heartbeat_at == seen_heartbeat:
+                lost = presumed_lost
+            if lost is None:
+                return None, Run.RUNNING  # another live worker has it
+            if run.attempts >= settings.LAB_MAX_ATTEMPTS:
+                reason = (f"worker lost ({lost}) during attempt {run.attempts}; not started again "
+                          f"(at most {settings.LAB_MAX_ATTEMPTS} attempts)")
+                set_state(run, Run.FAILED, message=reason, error=reason)
+                return None, Run.FAILED
+            discard_partial(run)
+            note(run, f"worker lost ({lost}); starting the run again")
+            log.warning("run %s: worker lost (%s); claimed again by %s", run.id, lost, worker_id())
+        elif not fresh_start:
+            return None, run.state
+        if run.cancel_requested:
+            set_state(run, Run.CANCELLED, message="cancelled before it started" if fresh_start else "cancelled")
+            return None, Run.CANCELLED
+        attempt = run.attempts + 1
+        set_state(run, Run.RUNNING, message="started" if attempt == 1 else f"started again (attempt {attempt})",
+                  attempts=attempt, worker=worker_id()[:200], stage="", step=0, eta_seconds=None)
+    return run, Run.RUNNING
+
+
+def claim_redelivered(run_id, sleep=time.sleep, clock=time.monotonic):
+    """A redelivered job found its run running with a fresh heartbeat and an owner it cannot
+    check (another host): watch the heartbeat. If it moves, the owner is alive: leave the
+    run. If it stands still for over two heartbeat periods, claim the run again (before the
+    reaper's LAB_HEARTBEAT_TIMEOUT would fail it). `sleep` and `clock` are injectable."""
+    row = Run.objects.filter(id=run_id).values_list("state", "heartbeat_at").first()
+    if row is None or row[0] != Run.RUNNING:
+        return claim(run_id)
+    seen = row[1]
+    patience = 2 * heartbeat_interval() + 2 * REDELIVERY_POLL
+    started = clock()
+    while True:
+        sleep(REDELIVERY_POLL)
+        row = Run.objects.filter(id=run_id).values_list("state", "heartbeat_at").first()
+        if row is None or row[0] != Run.RUNNING:
+            return None, row[0] if row else "missing"
+        if row[1] != seen:
+            return None, Run.RUNNING  # the owner is alive
+        waited = clock() - started
+        if waited >= patience:
+            return claim(run_id, presumed_lost=f"no heartbeat for {waited:.0f} s after the job was redelivered",
+                         seen_heartbeat=seen)
+
+
+# --- executing --------------------------------------------------------------
+
+def load_runner():
+    """The engine's runner (imports torch): only the process that executes runs loads it."""
+    from workers.engine import runner
+
+    return runner
+
+
+def _is_cancelled(exc):
+    from workers.engine.progress import Cancelled
+
+    return isinstance(exc, Cancelled)
+
+
+def run_job(run_id, redelivered=False):
+    """Execute one run end to end; returns its final state (or the state that made it skip
+    the run). `redelivered`: the broker says this message was delivered before."""
+    run, state = claim(run_id)
+    if run is None and state == Run.RUNNING and redelivered:
+        run, state = claim_redelivered(run_id)
+    if run is None:
+        return state
+    recorder = ProgressRecorder(run, cancel_poll=CANCEL_POLL)
+    heartbeat = Heartbeat(run.id, run.worker)
+    heartbeat.start()
+    try:
+        runner = load_runner()
+        config = dict(run.experiment.config)
+        cache_dir = Path(settings.MEDIA_ROOT) / "cache"
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        results = runner.execute_run(config, run.engine_key(), on_progress=recorder, should_cancel=recorder.should_cancel,
+                                     cache_dir=str(cache_dir))
+        recorder.close()
+        store_results(run, list(results or []))
+        set_state(run, Run.DONE, message="done")
+        return Run.DONE
+    except Exception as exc:  # noqa: BLE001 - every failure is reported on the run
+        try:
+            recorder.close()
+        except Exception:
+            log.warning("could not flush progress of run %s", run.id, exc_info=True)
+        if _is_cancelled(exc):
+            set_state(run, Run.CANCELLED, message="cancelled by the user")
+            return Run.CANCELLED
+        log.exception("run %s failed", run.id)
+        tail = "".join(traceback.format_exception(exc)[-3:])
+        set_state(run, Run.FAILED, message=f"{type(exc).__name__}: {exc}"[:500],
+                  error=f"{type(exc).__name__}: {exc}\n\n{tail}")
+        return Run.FAILED
+    finally:
+        heartbeat.stop()
