@@ -60,6 +60,7 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "webapp.lab",
+    "webapp.teams",
 ]
 
 MIDDLEWARE = [
@@ -88,6 +89,7 @@ TEMPLATES = [
                 "django.template.context_processors.request",
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
+                "webapp.teams.context.teams",
             ],
         },
     },
@@ -209,6 +211,12 @@ CELERY_TASK_ALWAYS_EAGER = False
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"webapp": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")}},
+    "filters": {"redact_share_tokens": {"()": "webapp.teams.logging.RedactShareTokens"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact_share_tokens"]}},
+    "loggers": {
+        "webapp": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
+        # request paths may hold a share token (/s/<token>/): redacted before any handler sees them
+        **{name: {"filters": ["redact_share_tokens"]} for name in (
+            "django.request", "django.server", "daphne", "uvicorn.access", "uvicorn.error")},
+    },
 }

@@ -5,6 +5,7 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("webapp.lab.urls")),
+    path("", include("webapp.teams.urls")),
 ]
 
 handler500 = "webapp.lab.middleware.server_error"

@@ -1,4 +1,5 @@
-"""`manage.py ensure_demo_user`: create user `demo` (password from DEMO_PASSWORD, default `demo`)."""
+"""`manage.py ensure_demo_user`: create user `demo` (password from DEMO_PASSWORD, default `demo`)
+with a personal space and a "demo" team holding editable copies of the built-in tasks."""
 import os
 
 from django.contrib.auth import get_user_model
@@ -18,3 +19,7 @@ class Command(BaseCommand):
             self.stdout.write("created user demo")
         else:
             self.stdout.write("user demo exists")
+        from webapp.teams.services import ensure_demo_team
+
+        team, copied = ensure_demo_team(user)
+        self.stdout.write(f'team "{team}": {copied} built-in task(s) copied')
