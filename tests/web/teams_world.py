@@ -31,7 +31,9 @@ def finished_run(exp, task, method="sft", n=4, seed=0, accuracy=0.75):
                                     ece_equal_mass=0.12, brier=0.2, nll=0.5, mean_similarity=0.9, n_layers=2,
                                     reliability=[{"bin_lower": 0.0, "bin_upper": 1.0, "confidence": 0.7,
                                                   "accuracy": accuracy, "count": 4}])
-    LayerSimilarity.objects.bulk_create(LayerSimilarity(result=res, layer=i, cosine=0.9, cka=0.8) for i in range(2))
+    if method != "icl":  # ICL is the reference the similarity is measured against
+        LayerSimilarity.objects.bulk_create(LayerSimilarity(result=res, layer=i, cosine=0.9, cka=0.8)
+                                            for i in range(2))
     Prediction.objects.bulk_create(
         Prediction(result=res, index=i, input=f"example {i}", gold="positive", predicted="positive",
                    confidence=0.7, correct=True) for i in range(4))
