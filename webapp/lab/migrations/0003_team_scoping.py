@@ -21,6 +21,9 @@ def personal_teams(apps, schema_editor):
             Membership.objects.create(team=team, user=user, role="owner")
         Task.objects.filter(owner=user, team__isnull=True).update(team=team)
         Experiment.objects.filter(owner=user, team__isnull=True).update(team=team)
+    if schema_editor.connection.vendor == "postgresql":
+        # check the deferred foreign keys now: the schema changes below cannot run with pending trigger events
+        schema_editor.execute("SET CONSTRAINTS ALL IMMEDIATE")
 
 
 class Migration(migrations.Migration):
