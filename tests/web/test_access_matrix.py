@@ -196,12 +196,12 @@ def test_admin_routes_send_non_staff_to_admin_sign_in():
 @pytest.mark.asyncio
 @pytest.mark.django_db(transaction=True)
 async def test_websocket_routes_by_role():
-    from asgiref.sync import sync_to_async
+    from channels.db import database_sync_to_async
     from channels.routing import URLRouter
     from channels.testing import WebsocketCommunicator
     from django.contrib.auth.models import AnonymousUser
 
-    w = await sync_to_async(build_world)()
+    w = await database_sync_to_async(build_world)()  # closes its thread's connection
     for route, answers in WS_TABLE.items():
         for exp_key in ("exp", "u_exp"):  # team T's experiment, then team U's
             path = "/" + route.replace("<int:pk>", str(w.objects[exp_key].pk))
@@ -218,6 +218,7 @@ async def test_websocket_routes_by_role():
     comm = WebsocketCommunicator(URLRouter(websocket_urlpatterns), f"/ws/experiments/{w.objects['u_exp'].pk + 999}/")
     comm.scope["user"] = w.users["owner"]
     connected, _ = await comm.connect()
+    await comm.disconnect()
     assert not connected
 
 
