@@ -60,6 +60,12 @@ def test_foreign_and_guessed_ids_answer_404_also_inside_forms(w, no_engine_check
     for url in (f"/experiments/{w.objects['u_exp'].pk}/", f"/experiments/{w.objects['u_exp'].pk + 999}/",
                 f"/tasks/{u_task.pk}/", f"/teams/{w.objects['other'].pk}/"):
         assert editor.get(url).status_code == 404, url
+    # ids that are not ids, in URLs' forms: 404 too, never a 500
+    for bad in ("abc", "", "1.5", str(2 ** 70)):
+        assert editor.post("/teams/switch/", {"team": bad}).status_code == 404, bad
+        assert editor.post(f"/experiments/{w.objects['exp'].pk}/copy/", {"team": bad}).status_code == 404, bad
+        expected = 200 if bad == "" else 404  # empty: the form says the field is required
+        assert editor.post("/experiments/new/", experiment_post(own, train_task=bad)).status_code == expected, bad
     # the editor's own team task and a built-in are accepted; the experiment lands in team T
     resp = editor.post("/experiments/new/", experiment_post(own, eval_tasks=[own.pk, w.objects["builtin"].pk]))
     assert resp.status_code == 302

@@ -16,6 +16,7 @@ launch, cancel, share; delete what they created), viewer (read only). Built-in t
 """
 from django.core.exceptions import PermissionDenied
 from django.db.models import Q
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 
 from webapp.lab.models import Experiment, Task
@@ -125,17 +126,25 @@ def require(user, action, obj):
     return obj
 
 
+def _pk(value):
+    """An id from a URL or a form; anything that is not one is "no such object"."""
+    try:
+        return int(value)
+    except (TypeError, ValueError):
+        raise Http404("No such object.") from None
+
+
 def get_experiment_or_404(user, pk, action="read", queryset=None):
     qs = queryset if queryset is not None else readable_experiments(user)
-    return require(user, action, get_object_or_404(qs.select_related("team", "train_task", "owner"), pk=pk))
+    return require(user, action, get_object_or_404(qs.select_related("team", "train_task", "owner"), pk=_pk(pk)))
 
 
 def get_task_or_404(user, pk, action="read"):
-    return require(user, action, get_object_or_404(readable_tasks(user).select_related("team"), pk=pk))
+    return require(user, action, get_object_or_404(readable_tasks(user).select_related("team"), pk=_pk(pk)))
 
 
 def get_team_or_404(user, pk, action="read"):
-    return require(user, action, get_object_or_404(readable_teams(user), pk=pk))
+    return require(user, action, get_object_or_404(readable_teams(user), pk=_pk(pk)))
 
 
 def editable_teams(user):

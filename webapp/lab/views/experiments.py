@@ -10,14 +10,15 @@ from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
+from webapp.teams import permissions
+from webapp.teams.services import current_team, record
+
 from ..experiment_form import ExperimentForm
 from ..models import Experiment, Run
 from ..services import cache, dispatch
 from ..services.events import note, set_state
 from ..services.launch import launch
 from ..services.reaper import reap_stale_runs
-from webapp.teams import permissions
-from webapp.teams.services import current_team, record
 
 
 def get_experiment(request, pk, action="read"):

@@ -30,9 +30,9 @@ def task_list(request):
         n_eval=Count("examples", filter=Q(examples__split=Example.EVAL)),
     )
     return render(request, "lab/task_list.html", {
-        "own": [t for t in tasks if t.owner_id],
-        "builtin": [t for t in tasks if not t.owner_id and not t.needs_hub],
-        "presets": [t for t in tasks if t.needs_hub],
+        "own": [t for t in tasks if t.team_id],
+        "builtin": [t for t in tasks if not t.team_id and not t.needs_hub],
+        "presets": [t for t in tasks if not t.team_id and t.needs_hub],
     })
 
 
