@@ -61,6 +61,7 @@ INSTALLED_APPS = [
     "channels",
     "axes",
     "webapp.lab",
+    "webapp.teams",
 ]
 
 MIDDLEWARE = [
@@ -91,6 +92,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "webapp.lab.context_processors.accounts",
+                "webapp.teams.context.teams",
             ],
         },
     },
@@ -239,11 +241,16 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "filters": {"redact_share_tokens": {"()": "webapp.teams.logging.RedactShareTokens"}},
+    "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact_share_tokens"]}},
     "loggers": {
         "webapp": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
         # every 500 with its traceback, on the server only (Django logs it here; without a
         # handler it went nowhere when DEBUG is off)
-        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": True},
+        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": True,
+                           "filters": ["redact_share_tokens"]},
+        # request paths may hold a share token (/s/<token>/): redacted before any handler sees them
+        **{name: {"filters": ["redact_share_tokens"]} for name in (
+            "django.server", "daphne", "uvicorn.access", "uvicorn.error")},
     },
 }

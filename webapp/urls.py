@@ -5,6 +5,7 @@ from django.urls import include, path
 urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("webapp.lab.urls")),
+    path("", include("webapp.teams.urls")),
 ]
 
 handler400 = "webapp.lab.middleware.bad_request"

@@ -84,6 +84,7 @@
   }
 
   function connect() {
+    if (document.body.dataset.shared) { statusEl.textContent = "read-only link"; return; }  // no websocket
     const proto = location.protocol === "https:" ? "wss://" : "ws://";
     const ws = new WebSocket(proto + location.host + "/ws/experiments/" + expId + "/");
     ws.onopen = () => {

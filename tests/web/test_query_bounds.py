@@ -57,10 +57,11 @@ def _urls(exp):
     }
 
 
-# session + user + experiment + what the view itself needs
-MAX_QUERIES = {"experiment page": 7, "results.json": 5, "history.json": 7, "examples.json": 4,
-               "experiment list": 4, "task list": 3}
-MAX_QUERIES_CACHED = {"experiment page": 5, "results.json": 3, "history.json": 3, "examples.json": 3}
+# session + user + experiment + what the view itself needs; pages also read the user's team
+# memberships once (roles decide what the page shows), the experiment page its share links
+MAX_QUERIES = {"experiment page": 9, "results.json": 5, "history.json": 7, "examples.json": 4,
+               "experiment list": 5, "task list": 4}
+MAX_QUERIES_CACHED = {"experiment page": 7, "results.json": 3, "history.json": 3, "examples.json": 3}
 
 
 def _count(client, url):

@@ -9,9 +9,9 @@ from .services import broadcast
 
 @database_sync_to_async
 def _owns(user, experiment_id):
-    from .models import Experiment
+    from webapp.teams.permissions import readable_experiments
 
-    return Experiment.objects.filter(pk=experiment_id, owner_id=user.pk).exists()
+    return readable_experiments(user).filter(pk=experiment_id).exists()
 
 
 @database_sync_to_async

@@ -4,7 +4,6 @@ import logging
 import re
 
 from django import forms
-from django.db.models import Q
 
 from . import defaults
 from .models import METHOD_CHOICES, Task
@@ -56,7 +55,9 @@ def pool_problem(task, n_values, eval_size):
 
 
 def visible_tasks(user):
-    return Task.objects.filter(Q(owner=user) | Q(owner__isnull=True))
+    from webapp.teams.permissions import readable_tasks
+
+    return readable_tasks(user)
 
 
 def engine_check(config):
@@ -102,9 +103,12 @@ class ExperimentForm(forms.Form):
                   f"{defaults.SIMILARITY_SIZE}).",
     )
 
-    def __init__(self, *args, user=None, **kwargs):
+    def __init__(self, *args, user=None, team=None, **kwargs):
         super().__init__(*args, **kwargs)
-        qs = visible_tasks(user).order_by("builtin", "name")
+        from webapp.teams.permissions import team_tasks
+
+        # the tasks of the team the experiment is created in, and the built-ins
+        qs = (team_tasks(team) if team is not None else visible_tasks(user)).order_by("builtin", "name")
         self.fields["train_task"].queryset = qs
         self.fields["eval_tasks"].queryset = qs
         self.config = None

@@ -41,9 +41,9 @@ class TaskForm(forms.ModelForm):
             "answer_parser": "Generation only: how the answer is read from the model's output.",
         }
 
-    def __init__(self, *args, owner=None, **kwargs):
+    def __init__(self, *args, owner=None, team=None, **kwargs):
         super().__init__(*args, **kwargs)
-        self.owner = owner
+        self.owner, self.team = owner, team
         if self.instance.pk and not self.is_bound:
             self.fields["labels_text"].initial = "\n".join(self.instance.labels or [])
 
@@ -55,9 +55,12 @@ class TaskForm(forms.ModelForm):
 
     def clean_name(self):
         name = self.cleaned_data["name"].strip()
-        clash = Task.objects.filter(name=name, owner=self.owner).exclude(pk=self.instance.pk)
+        clash = (Task.objects.filter(name=name, team=self.team) if self.team is not None
+                 else Task.objects.filter(name=name, owner=self.owner)).exclude(pk=self.instance.pk)
         if clash.exists():
-            raise forms.ValidationError("You already have a task with this name; pick another.")
+            raise forms.ValidationError("This team already has a task with this name; pick another."
+                                        if self.team is not None else
+                                        "You already have a task with this name; pick another.")
         return name
 
     def clean(self):
@@ -77,6 +80,8 @@ class TaskForm(forms.ModelForm):
         self.instance.labels = self.cleaned_data["labels"]
         if self.owner is not None and not self.instance.pk:
             self.instance.owner = self.owner
+        if self.team is not None and not self.instance.pk:
+            self.instance.team = self.team
         return super().save(commit)
 
 

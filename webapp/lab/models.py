@@ -15,7 +15,9 @@ class Task(models.Model):
     KIND_CHOICES = [(CLASSIFICATION, "classification"), (GENERATION, "generation")]
     PARSER_CHOICES = defaults.PARSER_CHOICES
 
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.CASCADE)  # created by
+    # the team it belongs to (a user's personal space is a team); NULL only for the shared built-in tasks
+    team = models.ForeignKey("teams.Team", null=True, blank=True, related_name="tasks", on_delete=models.CASCADE)
     name = models.CharField(max_length=120)
     description = models.TextField(blank=True)
     input_template = models.TextField(default="Text:{x}\nLabel:")
@@ -33,10 +35,12 @@ class Task(models.Model):
     class Meta:
         ordering = ["builtin", "name"]
         constraints = [
-            models.UniqueConstraint(fields=["owner", "name"], name="task_unique_name_per_owner"),
+            models.UniqueConstraint(fields=["team", "name"], name="task_unique_name_per_team"),
             models.UniqueConstraint(
                 fields=["name"], condition=models.Q(owner__isnull=True), name="task_unique_shared_name"
             ),
+            models.CheckConstraint(condition=models.Q(team__isnull=False) | models.Q(owner__isnull=True),
+                                   name="task_of_a_user_has_a_team"),
         ]
 
     def __str__(self):
@@ -44,7 +48,7 @@ class Task(models.Model):
 
     @property
     def editable(self):
-        return self.owner_id is not None
+        return self.team_id is not None
 
     def pool(self):
         return self.examples.filter(split=Example.POOL).order_by("position", "id")
@@ -107,7 +111,8 @@ class Example(models.Model):
 class Experiment(models.Model):
     """A comparison: one model, one train task, several eval tasks, methods x N x seeds."""
 
-    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)
+    owner = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE)  # created (launched) by
+    team = models.ForeignKey("teams.Team", related_name="experiments", on_delete=models.CASCADE)
     name = models.CharField(max_length=200, blank=True)
     model_name = models.CharField(max_length=300, default="embedded")
     train_task = models.ForeignKey(Task, related_name="+", on_delete=models.PROTECT)

@@ -22,7 +22,7 @@ def launch(user, data, config, plan):
     dispatch.check_broker()
     with transaction.atomic():
         exp = Experiment.objects.create(
-            owner=user, name=data.get("name") or "", model_name=data["model_name"], train_task=data["train_task"],
+            owner=user, team=data.get("team"), name=data.get("name") or "", model_name=data["model_name"], train_task=data["train_task"],
             methods=data["methods"], n_values=data["n_values"], seeds=data["seeds"], icl_demos=data.get("icl_demos"),
             eval_size=data["eval_size"], adapter_type=data["adapter_type"], lora_r=data["lora_r"],
             lora_alpha=data["lora_alpha"], target_modules=data["target_modules"], config=config,

@@ -36,9 +36,25 @@ def _json(request, key, compute, store=True):
 
 @login_required
 def history_json(request, pk):
+    return history_response(request, get_experiment(request, pk))
+
+
+@login_required
+def results_json(request, pk):
+    return results_response(request, get_experiment(request, pk))
+
+
+@login_required
+def examples_json(request, pk):
+    return examples_response(request, get_experiment(request, pk))
+
+
+# the payloads, for an experiment the caller has already checked access to
+# (the pages above, and the share-link routes of webapp/teams)
+
+def history_response(request, exp):
     """Cached once every run is final (the cache is checked first: an entry exists only for a
     finished experiment at this results version, so a hit needs no further query)."""
-    exp = get_experiment(request, pk)
 
     def finished():
         return not exp.runs.exclude(state__in=Run.FINAL_STATES).exists()
@@ -46,15 +62,11 @@ def history_json(request, pk):
     return _json(request, exp.cache_key("history"), lambda: full_history(exp), store=finished)
 
 
-@login_required
-def results_json(request, pk):
-    exp = get_experiment(request, pk)
+def results_response(request, exp):
     return _json(request, exp.cache_key("results"), lambda: compare(exp))
 
 
-@login_required
-def examples_json(request, pk):
-    exp = get_experiment(request, pk)
+def examples_response(request, exp):
     try:
         n, seed = int(request.GET["n"]), int(request.GET.get("seed", 0))
         task = request.GET["eval_task"]

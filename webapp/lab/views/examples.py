@@ -111,12 +111,13 @@ def import_file(request, pk):
 @require_POST
 def import_hub(request, pk):
     task = get_task(request, pk)
+    if task.team_id is None:  # shared presets are read-only like every built-in task
+        messages.error(request, "Built-in tasks are read-only: make a copy to import into it.")
+        return redirect("task-detail", pk=task.pk)
+    get_task(request, pk, editable=True)
     form = HubImportForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Fill in the dataset id, split and columns.")
-        return redirect("task-detail", pk=task.pk)
-    if task.owner_id != request.user.id and not task.needs_hub:
-        messages.error(request, "Built-in tasks are read-only: make a copy to import into it.")
         return redirect("task-detail", pk=task.pk)
     d = form.cleaned_data
     try:

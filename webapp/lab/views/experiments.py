@@ -2,13 +2,16 @@
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count
-from django.http import FileResponse, HttpResponseNotFound
+from django.http import FileResponse, Http404, HttpResponseNotFound
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
+
+from webapp.teams import permissions
+from webapp.teams.services import current_team, record
 
 from ..experiment_form import ExperimentForm
 from ..models import Experiment, Run
@@ -17,13 +20,24 @@ from ..services.adapters import NoAdapter, adapter_zip
 from ..services.launch import launch
 
 
-def get_experiment(request, pk):
-    return get_object_or_404(Experiment.objects.select_related("train_task"), pk=pk, owner=request.user)
+def get_experiment(request, pk, action="read"):
+    """An experiment of one of the user's teams (404 otherwise), and allowed `action` (403)."""
+    return permissions.get_experiment_or_404(request.user, pk, action)
+
+
+def _posted_tasks_or_404(request, team):
+    """Task ids posted in the form must be tasks the experiment may use: anything else is 404,
+    so that a guessed or foreign id tells nothing about what exists."""
+    allowed = permissions.team_tasks(team)
+    for key in ("train_task", "eval_tasks"):
+        for value in request.POST.getlist(key):
+            if value and not (value.isdigit() and allowed.filter(pk=int(value)).exists()):
+                raise Http404("No such task.")
 
 
 @login_required
 def experiment_list(request):
-    experiments = list(Experiment.objects.filter(owner=request.user).select_related("train_task"))
+    experiments = list(Experiment.objects.filter(team=current_team(request)).select_related("train_task", "owner"))
     counts = {e.pk: {} for e in experiments}
     # every experiment's run counts per state in one grouped query (not one query per row)
     rows = (Run.objects.filter(experiment__in=experiments).order_by().values_list("experiment_id", "state")
@@ -37,12 +51,18 @@ def experiment_list(request):
 
 @login_required
 def experiment_create(request):
+    team = permissions.require(request.user, "launch", current_team(request))
     initial = {}
+    if request.method == "GET":  # "copy to my team" (webapp/teams/views.py) prefills the form once
+        initial = request.session.pop("experiment_prefill", None) or {}
     if request.GET.get("task"):
         initial["train_task"] = request.GET["task"]
-    form = ExperimentForm(request.POST or None, user=request.user, initial=initial)
+    if request.method == "POST":
+        _posted_tasks_or_404(request, team)
+    form = ExperimentForm(request.POST or None, user=request.user, team=team, initial=initial)
     if request.method == "POST" and form.is_valid():
-        exp = launch(request.user, form.cleaned_data, form.config, form.plan)
+        exp = launch(request.user, {**form.cleaned_data, "team": team}, form.config, form.plan)
+        record(request.user, team, "launch", exp, runs=exp.runs.count())
         messages.success(request, f"Queued {exp.runs.count()} runs.")
         return redirect("experiment-detail", pk=exp.pk)
     return render(request, "lab/experiment_form.html", {"form": form})
@@ -55,17 +75,18 @@ RUN_ROW_FIELDS = ("id", "experiment_id", "method", "n", "seed", "state", "stage"
 CSRF_PLACEHOLDER = "@@csrf-input@@"
 
 
-def run_rows_html(request, exp):
+def run_rows_html(request, exp, can_cancel=True):
     """The rows of the runs table. Rendering 100 rows is most of the page's cost, so a
     finished experiment's rows are cached (key: its results version, bumped by every run
     state change) with a placeholder where each row's cancel form takes this request's
-    CSRF token."""
-    key = exp.cache_key("run-rows")
+    CSRF token. Readers who cannot cancel get rows without cancel forms."""
+    key = exp.cache_key("run-rows", "rw" if can_cancel else "ro")
     html = cache.get(key)  # only ever stored for a finished experiment, at this results version
     if not isinstance(html, str):
         finished = not exp.runs.exclude(state__in=Run.FINAL_STATES).exists()
         html = render_to_string("lab/_run_rows.html", {
-            "experiment": exp, "runs": exp.runs.only(*RUN_ROW_FIELDS), "csrf_input": CSRF_PLACEHOLDER})
+            "experiment": exp, "runs": exp.runs.only(*RUN_ROW_FIELDS), "csrf_input": CSRF_PLACEHOLDER,
+            "can_cancel": can_cancel})
         if finished:
             cache.put(key, html)
     token = format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', get_token(request))
@@ -77,10 +98,15 @@ def experiment_detail(request, pk):
     """The experiment page: facts, the runs table (live over the websocket) and the compare
     section (filled from results.json). A fixed number of queries, whatever the run count."""
     exp = get_experiment(request, pk)
+    from webapp.teams.views import experiment_team_context
+
+    can_cancel = permissions.can(request.user, "cancel", exp)
     return render(request, "lab/experiment_detail.html", {
         "experiment": exp,
-        "runs_html": run_rows_html(request, exp),
+        "runs_html": run_rows_html(request, exp, can_cancel),
         "eval_tasks": exp.eval_tasks.only("name"),
+        "can_cancel": can_cancel,
+        **experiment_team_context(request, exp),
     })
 
 
@@ -95,10 +121,11 @@ def cancel_run(run):
 @login_required
 @require_POST
 def run_cancel(request, pk, run_id):
-    exp = get_experiment(request, pk)
+    exp = get_experiment(request, pk, "cancel")
     run = get_object_or_404(Run, pk=run_id, experiment=exp)
     changed, broker_ok = cancel_run(run)
     if changed:
+        record(request.user, exp.team, "cancel", exp, run=run.pk, what=str(run))
         messages.info(request, f"Cancelling {run}.")
     else:
         messages.warning(request, f"{run} has already finished.")
@@ -110,8 +137,10 @@ def run_cancel(request, pk, run_id):
 @login_required
 @require_POST
 def experiment_cancel(request, pk):
-    exp = get_experiment(request, pk)
+    exp = get_experiment(request, pk, "cancel")
     outcomes = [cancel_run(r) for r in exp.runs.exclude(state__in=Run.FINAL_STATES)]
+    if any(c for c, _ in outcomes):
+        record(request.user, exp.team, "cancel", exp, runs=sum(c for c, _ in outcomes))
     messages.info(request, f"Cancelling {sum(c for c, _ in outcomes)} run(s).")
     if not all(ok for _, ok in outcomes):
         messages.warning(request, BROKER_DOWN_NOTE)

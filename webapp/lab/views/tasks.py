@@ -2,45 +2,48 @@
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
 from django.db.models import Count, Q
 from django.http import Http404, JsonResponse
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
-from ..experiment_form import visible_tasks
+from webapp.teams import permissions
+from webapp.teams.services import TeamError, copy_task, current_team, delete_task, record
+
 from ..forms import ExampleForm, HubImportForm, ImportFileForm, TaskForm
-from ..models import Example, Task
-from ..services.naming import copy_name
+from ..models import Example
 from ..services.presets import preset
 from ..services.preview import PreviewError, preview
 
 
 def get_task(request, pk, editable=False):
-    task = get_object_or_404(visible_tasks(request.user), pk=pk)
-    if editable and task.owner_id != request.user.id:
+    """A task the user can read (404 otherwise); `editable`: and may edit (403 for a viewer)."""
+    task = permissions.get_task_or_404(request.user, pk)
+    if editable and task.team_id is None:
         raise Http404("Built-in tasks are read-only: make a copy to edit it.")
-    return task
+    return permissions.require(request.user, "edit", task) if editable else task
 
 
 @login_required
 def task_list(request):
-    tasks = visible_tasks(request.user).annotate(
+    tasks = permissions.team_tasks(current_team(request)).annotate(
         n_pool=Count("examples", filter=Q(examples__split=Example.POOL)),
         n_eval=Count("examples", filter=Q(examples__split=Example.EVAL)),
     )
     return render(request, "lab/task_list.html", {
-        "own": [t for t in tasks if t.owner_id],
-        "builtin": [t for t in tasks if not t.owner_id and not t.needs_hub],
-        "presets": [t for t in tasks if t.needs_hub],
+        "own": [t for t in tasks if t.team_id],
+        "builtin": [t for t in tasks if not t.team_id and not t.needs_hub],
+        "presets": [t for t in tasks if not t.team_id and t.needs_hub],
     })
 
 
 @login_required
 def task_create(request):
-    form = TaskForm(request.POST or None, owner=request.user)
+    team = permissions.require(request.user, "create", current_team(request))
+    form = TaskForm(request.POST or None, owner=request.user, team=team)
     if request.method == "POST" and form.is_valid():
         task = form.save()
+        record(request.user, team, "create", task)
         messages.success(request, f'Task "{task.name}" created. Add examples below.')
         return redirect("task-detail", pk=task.pk)
     return render(request, "lab/task_form.html", {"form": form, "title": "New task"})
@@ -49,7 +52,7 @@ def task_create(request):
 @login_required
 def task_edit(request, pk):
     task = get_task(request, pk, editable=True)
-    form = TaskForm(request.POST or None, instance=task, owner=request.user)
+    form = TaskForm(request.POST or None, instance=task, owner=request.user, team=task.team)
     if request.method == "POST" and form.is_valid():
         form.save()
         messages.success(request, "Task saved.")
@@ -60,13 +63,15 @@ def task_edit(request, pk):
 @login_required
 @require_POST
 def task_delete(request, pk):
-    task = get_task(request, pk, editable=True)
-    from ..models import Experiment
-
-    if Experiment.objects.filter(train_task=task).exists():
-        messages.error(request, "This task is the train task of an experiment; delete the experiment first.")
+    task = get_task(request, pk)
+    if task.team_id is None:
+        raise Http404("Built-in tasks are read-only.")
+    permissions.require(request.user, "delete", task)
+    try:
+        delete_task(request.user, task)
+    except TeamError as exc:
+        messages.error(request, str(exc))
         return redirect("task-detail", pk=task.pk)
-    task.delete()
     messages.success(request, f'Task "{task.name}" deleted.')
     return redirect("task-list")
 
@@ -74,20 +79,19 @@ def task_delete(request, pk):
 @login_required
 @require_POST
 def task_copy(request, pk):
+    """Fork into a team the user may create in: the posted `team`, else the current team
+    when the user may create there, else their personal space."""
     src = get_task(request, pk)
-    name = copy_name(src.name, lambda n: Task.objects.filter(owner=request.user, name=n).exists(),
-                     Task._meta.get_field("name").max_length)
-    with transaction.atomic():
-        task = Task.objects.create(
-            owner=request.user, name=name, description=src.description, input_template=src.input_template,
-            kind=src.kind, labels=src.labels, answer_parser=src.answer_parser, needs_hub=False,
-            hf_dataset=src.hf_dataset,
-        )
-        Example.objects.bulk_create(
-            Example(task=task, position=e.position, split=e.split, input=e.input, output=e.output)
-            for e in src.examples.all()
-        )
-    messages.success(request, f'Copied to "{name}"; this copy is yours to edit.')
+    if request.POST.get("team"):
+        team = permissions.get_team_or_404(request.user, request.POST["team"], "copy_into")
+    else:
+        team = current_team(request)
+        if not permissions.can(request.user, "copy_into", team):
+            from webapp.teams.services import personal_team
+
+            team = personal_team(request.user)
+    task = copy_task(request.user, src, team)
+    messages.success(request, f'Copied to "{task.name}" in {team}; this copy is editable.')
     return redirect("task-detail", pk=task.pk)
 
 
@@ -100,8 +104,14 @@ def task_detail(request, pk):
     hub_initial = {"dataset_id": task.hf_dataset, "split": "train"}
     if p:
         hub_initial.update(config=p["config"], input_column=p["input"], output_column=p["output"])
+    user = request.user
     return render(request, "lab/task_detail.html", {
         "task": task,
+        "can_edit": task.team_id is not None and permissions.can(user, "edit", task),
+        "can_delete": task.team_id is not None and permissions.can(user, "delete", task),
+        "can_launch": permissions.can(user, "launch", current_team(request)),
+        "copy_teams": permissions.editable_teams(user),
+        "move_teams": [t for t in permissions.editable_teams(user) if permissions.can_move(user, task, t)],
         "examples": examples,
         "n_pool": len(pool),
         "example_form": ExampleForm(task=task),

@@ -1,5 +1,6 @@
-"""`manage.py ensure_demo_user`: create user `demo` (password from DEMO_PASSWORD, default `demo`),
-in the local single-machine mode only (settings.LAB_DEMO_USER): a team server has no demo account."""
+"""`manage.py ensure_demo_user`: create user `demo` (password from DEMO_PASSWORD, default `demo`)
+with a personal space and a "demo" team holding editable copies of the built-in tasks; in the
+local single-machine mode only (settings.LAB_DEMO_USER): a team server has no demo account."""
 import os
 
 from django.conf import settings
@@ -23,3 +24,7 @@ class Command(BaseCommand):
             self.stdout.write("created user demo")
         else:
             self.stdout.write("user demo exists")
+        from webapp.teams.services import ensure_demo_team
+
+        team, copied = ensure_demo_team(user)
+        self.stdout.write(f'team "{team}": {copied} built-in task(s) copied')

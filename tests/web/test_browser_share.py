@@ -1,0 +1,101 @@
+"""Browser test of a read-only share link (Playwright + Chromium, the real app server of
+test_browser.py on a fresh SQLite database): an editor creates a link on the experiment
+page (its token shown once); a fresh browser context with no session opens it, sees the
+charts render from the link's own JSON, and is sent to sign-in by every other page; the
+editor revokes the link, and both the open page's JSON poll and a reload answer 404."""
+import subprocess
+import sys
+
+import pytest
+
+from .live import ROOT, service_env
+from .test_browser import CHROMIUM, CHROMIUM_ARGS, OUTPUT, app_server  # noqa: F401 - fixture
+
+pytestmark = pytest.mark.slow
+
+SEED = """
+import django; django.setup()
+from django.contrib.auth import get_user_model
+from webapp.lab.models import Experiment
+from webapp.teams import services
+from tests.web.conftest import make_task
+from tests.web.teams_world import finished_run
+editor = get_user_model().objects.create_user("sharer", password="sharer-pw")
+team = services.create_team(editor, "paper group")
+task = make_task(editor, name="shared-task", team=team)
+exp = Experiment.objects.create(owner=editor, team=team, name="shared results", train_task=task,
+                                methods=["icl", "sft"], n_values=[4])
+exp.eval_tasks.set([task])
+finished_run(exp, task, "icl", accuracy=0.9)
+finished_run(exp, task, "sft", accuracy=0.6)
+other = Experiment.objects.create(owner=editor, team=team, name="unshared", train_task=task, methods=["sft"],
+                                  n_values=[4])
+print(exp.pk, other.pk, task.pk, team.pk)
+"""
+
+
+def _seed(tmp_path):
+    env = service_env(DATABASE_URL=f"sqlite:///{tmp_path / 'app.sqlite3'}", LAB_VAR_DIR=tmp_path / "var",
+                      MEDIA_ROOT=tmp_path / "media")
+    out = subprocess.run([sys.executable, "-c", SEED], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return [int(x) for x in out.stdout.split()[-4:]]
+
+
+def test_share_link_in_a_fresh_browser(app_server, tmp_path):  # noqa: F811
+    from playwright.sync_api import sync_playwright
+
+    base = app_server
+    exp_id, other_id, task_id, team_id = _seed(tmp_path)
+    OUTPUT.mkdir(parents=True, exist_ok=True)
+    with sync_playwright() as pw:
+        browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            editor = browser.new_context(viewport={"width": 1400, "height": 1000}).new_page()
+            editor.set_default_timeout(30_000)
+            editor.goto(base + "/accounts/login/")
+            editor.fill("#id_username", "sharer")
+            editor.fill("#id_password", "sharer-pw")
+            editor.click("button[type=submit]")
+            editor.wait_for_url(base + "/experiments/")
+            editor.goto(f"{base}/experiments/{exp_id}/")
+            editor.fill("#share-form [name=label]", "reviewers")
+            editor.click("#share-form button[type=submit]")
+            url = editor.input_value("#share-url")
+            token = url.rstrip("/").rsplit("/", 1)[1]
+            assert url.startswith(base + "/s/") and len(token) >= 43
+
+            # a visitor with the link and no account
+            visitor_ctx = browser.new_context(viewport={"width": 1400, "height": 1000})
+            visitor = visitor_ctx.new_page()
+            visitor.set_default_timeout(30_000)
+            assert visitor.goto(url).status == 200
+            for chart in ("#acc-chart", "#ece-chart", "#rel-chart", "#layer-chart"):
+                visitor.wait_for_selector(f"{chart} svg.main-svg", state="attached")
+            visitor.wait_for_function(
+                "() => document.querySelector('#cmp-table tbody').innerText.includes('SFT')")
+            assert "shared results" in visitor.inner_text("h1")
+            assert visitor.locator("form").count() == 0, "a share page offers no form at all"
+            assert visitor.locator("a[href^='/tasks/'], a[href^='/experiments/']").count() == 0
+            visitor.screenshot(path=str(OUTPUT / "share.png"), full_page=True)
+            # every other page sends the visitor to sign in
+            other_pages = ["/", "/experiments/", "/tasks/", "/teams/", f"/experiments/{exp_id}/",
+                           f"/experiments/{other_id}/", f"/experiments/{exp_id}/results.json",
+                           f"/tasks/{task_id}/", f"/teams/{team_id}/", "/experiments/new/"]
+            for path in other_pages:
+                other = visitor_ctx.new_page()
+                other.goto(base + path)
+                assert other.url.startswith(base + "/accounts/login/"), (path, other.url)
+                other.close()
+
+            # revoked: the open page's next JSON poll and a reload both answer 404
+            editor.goto(f"{base}/experiments/{exp_id}/")
+            editor.click("#share-links tr:has-text('reviewers') button:has-text('revoke')")
+            editor.wait_for_selector("text=revoked: it answers 404")
+            assert token not in editor.content()
+            assert visitor.evaluate("() => fetch('results.json').then((r) => r.status)") == 404
+            assert visitor.evaluate("() => fetch('history.json').then((r) => r.status)") == 404
+            assert visitor.reload().status == 404
+            assert "shared results" not in visitor.content()
+        finally:
+            browser.close()

@@ -1,0 +1,3 @@
+"""Teams: membership and roles, read-only share links and the audit trail.
+
+Every permission rule of the project lives in `permissions.py`."""

@@ -1,0 +1,27 @@
+"""Admin (staff only) for teams; share links show their hash, never a token (none is stored)."""
+from django.contrib import admin
+
+from .models import AuditEvent, Membership, ShareLink, Team
+
+
+class MembershipInline(admin.TabularInline):
+    model = Membership
+    extra = 0
+
+
+@admin.register(Team)
+class TeamAdmin(admin.ModelAdmin):
+    list_display = ("name", "personal", "created_by", "created_at")
+    inlines = [MembershipInline]
+
+
+@admin.register(ShareLink)
+class ShareLinkAdmin(admin.ModelAdmin):
+    list_display = ("experiment", "label", "created_by", "created_at", "expires_at", "revoked_at", "last_opened_at")
+    readonly_fields = ("token_hash",)
+
+
+@admin.register(AuditEvent)
+class AuditEventAdmin(admin.ModelAdmin):
+    list_display = ("at", "team", "actor_name", "verb", "object_type", "object_id", "object_label")
+    list_filter = ("verb",)

@@ -1,0 +1,317 @@
+"""Writes of the teams app: teams and memberships, share links, copies, moves and deletes.
+Each write that matters records an AuditEvent in the same transaction."""
+import secrets
+from datetime import timedelta
+from pathlib import Path
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, transaction
+from django.utils import timezone
+
+from webapp.lab.services.naming import copy_name
+
+from .models import AuditEvent, Membership, ShareLink, Team, hash_token
+
+SESSION_KEY = "current_team_id"
+
+
+class TeamError(Exception):
+    """A refused change, with a message for the user."""
+
+
+def personal_team(user):
+    """The user's personal space (created on first use; safe under concurrent first uses)."""
+    team = Team.objects.filter(personal=True, created_by=user).first()
+    if team is not None:
+        return team
+    try:
+        with transaction.atomic():
+            team = Team.objects.create(name=f"{user.username} (personal)", personal=True, created_by=user)
+            Membership.objects.create(team=team, user=user, role=Membership.OWNER)
+    except IntegrityError:
+        team = Team.objects.get(personal=True, created_by=user)
+    _forget(user)
+    return team
+
+
+def _forget(user):
+    from .permissions import forget
+
+    forget(user)
+
+
+def current_team(request):
+    """The team chosen in the header (kept in the session), else the personal space."""
+    from .permissions import memberships
+
+    cached = getattr(request, "_current_team", None)
+    if cached is not None:
+        return cached
+    team_id = request.session.get(SESSION_KEY)
+    mine = memberships(request.user)
+    team = next((t for t, _ in mine if t.pk == team_id), None) if team_id else None
+    if team is None:
+        team = next((t for t, _ in mine if t.personal and t.created_by_id == request.user.pk), None)
+    if team is None:
+        team = personal_team(request.user)
+    request._current_team = team
+    return team
+
+
+def record(actor, team, verb, obj=None, object_type=None, label=None, **details):
+    """One audit line: who did what to which object of which team."""
+    return AuditEvent.objects.create(
+        team=team, actor=actor if actor is not None and actor.is_authenticated else None,
+        actor_name=getattr(actor, "username", "") or "", verb=verb,
+        object_type=object_type or (type(obj).__name__.lower() if obj is not None else ""),
+        object_id=getattr(obj, "pk", None), object_label=str(label if label is not None else (obj or ""))[:300],
+        details=details,
+    )
+
+
+# --- teams and members ------------------------------------------------------------
+
+@transaction.atomic
+def create_team(user, name):
+    name = (name or "").strip()
+    if not name:
+        raise TeamError("Give the team a name.")
+    team = Team.objects.create(name=name[:120], created_by=user)
+    Membership.objects.create(team=team, user=user, role=Membership.OWNER)
+    record(user, team, "create", team)
+    _forget(user)
+    return team
+
+
+def find_user(who):
+    """A user by username or e-mail address (case-insensitive), or None."""
+    who = (who or "").strip()
+    if not who:
+        return None
+    User = get_user_model()
+    field = "email__iexact" if "@" in who else "username__iexact"
+    return User.objects.filter(**{field: who}).first()
+
+
+@transaction.atomic
+def invite(actor, team, who, role):
+    if team.personal:
+        raise TeamError("A personal space has one member; create a team to share.")
+    if role not in dict(Membership.ROLE_CHOICES):
+        raise TeamError("Choose a role: owner, editor or viewer.")
+    user = find_user(who)
+    if user is None:
+        raise TeamError(f'No user "{who}": ask them to sign up first, then invite their username or e-mail.')
+    membership, created = Membership.objects.get_or_create(team=team, user=user, defaults={"role": role})
+    if not created:
+        raise TeamError(f"{user.username} is already a member ({membership.role}).")
+    record(actor, team, "invite", user, object_type="user", label=user.username, role=role)
+    return membership
+
+
+def _owners_left(team, without):
+    return Membership.objects.filter(team=team, role=Membership.OWNER).exclude(pk=without.pk).exists()
+
+
+@transaction.atomic
+def change_role(actor, membership, role):
+    if role not in dict(Membership.ROLE_CHOICES):
+        raise TeamError("Choose a role: owner, editor or viewer.")
+    membership = Membership.objects.select_for_update().select_related("team", "user").get(pk=membership.pk)
+    if membership.role == role:
+        return membership
+    list(Membership.objects.select_for_update().filter(team=membership.team, role=Membership.OWNER))
+    if membership.role == Membership.OWNER and not _owners_left(membership.team, membership):
+        raise TeamError("The last owner cannot be demoted: make another member owner first.")
+    old, membership.role = membership.role, role
+    membership.save(update_fields=["role"])
+    record(actor, membership.team, "role", membership.user, object_type="user", label=membership.user.username,
+           old=old, new=role)
+    _forget(actor)
+    return membership
+
+
+@transaction.atomic
+def remove_member(actor, membership):
+    """Remove (or, when actor is the member, leave). The team's objects stay in the team."""
+    membership = Membership.objects.select_for_update().select_related("team", "user").get(pk=membership.pk)
+    team = membership.team
+    if team.personal:
+        raise TeamError("You cannot leave your personal space.")
+    list(Membership.objects.select_for_update().filter(team=team, role=Membership.OWNER))
+    if membership.role == Membership.OWNER and not _owners_left(team, membership):
+        raise TeamError("The last owner cannot leave or be removed: make another member owner first.")
+    membership.delete()
+    verb = "leave" if actor.pk == membership.user_id else "remove"
+    record(actor, team, verb, membership.user, object_type="user", label=membership.user.username)
+    _forget(actor)
+
+
+# --- share links ------------------------------------------------------------------
+
+def create_share_link(actor, experiment, label="", expires_in_days=None):
+    """Returns (link, token). The token is shown once; only its sha256 is stored."""
+    token = secrets.token_urlsafe(32)  # 256 bits
+    expires = timezone.now() + timedelta(days=expires_in_days) if expires_in_days else None
+    with transaction.atomic():
+        link = ShareLink.objects.create(experiment=experiment, token_hash=hash_token(token), label=label[:120],
+                                        expires_at=expires, created_by=actor)
+        record(actor, experiment.team, "share", experiment, label=str(experiment), link=link.pk,
+               link_label=link.label, expires_at=expires.isoformat() if expires else None)
+    return link, token
+
+
+def revoke_share_link(actor, link):
+    with transaction.atomic():
+        if ShareLink.objects.filter(pk=link.pk, revoked_at__isnull=True).update(revoked_at=timezone.now()):
+            record(actor, link.experiment.team, "revoke", link.experiment, label=str(link.experiment),
+                   link=link.pk, link_label=link.label)
+
+
+OPENED_EVERY = timedelta(minutes=1)
+
+
+def resolve_share_link(token):
+    """The active link of this token, or None (unknown, revoked or expired)."""
+    if not token or len(token) > 100:
+        return None
+    link = (ShareLink.objects.select_related("experiment", "experiment__team", "experiment__train_task")
+            .filter(token_hash=hash_token(token)).first())
+    if link is None or not link.active:
+        return None
+    now = timezone.now()
+    if link.last_opened_at is None or now - link.last_opened_at > OPENED_EVERY:
+        ShareLink.objects.filter(pk=link.pk).update(last_opened_at=now)
+    return link
+
+
+# --- copies, moves and deletes ----------------------------------------------------
+
+@transaction.atomic
+def copy_task(actor, src, team, name=None):
+    """Fork a task with its examples into `team` (owned by the actor there). The copy keeps
+    the name when it moves to another team, else it is marked "(copy)"."""
+    from webapp.lab.models import Example, Task
+
+    def taken(candidate):
+        return Task.objects.filter(team=team, name=candidate).exists()
+
+    keep = name or (src.name if src.team_id not in (None, team.pk) else None)
+    if keep is None or taken(keep):
+        keep = copy_name(keep or src.name, taken, Task._meta.get_field("name").max_length)
+    name = keep
+    task = Task.objects.create(
+        owner=actor, team=team, name=name, description=src.description, input_template=src.input_template,
+        kind=src.kind, labels=src.labels, answer_parser=src.answer_parser, needs_hub=False,
+        hf_dataset=src.hf_dataset,
+    )
+    Example.objects.bulk_create(
+        Example(task=task, position=e.position, split=e.split, input=e.input, output=e.output)
+        for e in src.examples.all()
+    )
+    record(actor, team, "create", task, copied_from=src.pk)
+    return task
+
+
+@transaction.atomic
+def move_task(actor, task, team):
+    from webapp.lab.models import Experiment, Task
+
+    if Experiment.objects.filter(train_task=task).exists() or Experiment.eval_tasks.through.objects.filter(
+            task=task).exists():
+        names = ", ".join(str(e) for e in Experiment.objects.filter(train_task=task)[:3])
+        raise TeamError(f'"{task.name}" is used by an experiment ({names or "as an eval task"}): '
+                        "move the experiment instead, or copy the task.")
+    if Task.objects.filter(team=team, name=task.name).exists():
+        raise TeamError(f'The team already has a task named "{task.name}": rename it first.')
+    old = task.team
+    Task.objects.filter(pk=task.pk).update(team=team)
+    record(actor, team, "move", task, from_team=old.pk)
+    record(actor, old, "move", task, to_team=team.pk)
+
+
+@transaction.atomic
+def move_experiment(actor, exp, team):
+    """Moves the experiment with the personal tasks it uses (copied if they are used elsewhere)."""
+    from webapp.lab.models import Experiment, Task
+
+    old = exp.team
+    remap = {}
+    for task in [exp.train_task, *exp.eval_tasks.all()]:
+        if task.team_id != old.pk or task.pk in remap:
+            continue
+        used_elsewhere = (Experiment.objects.filter(train_task=task).exclude(pk=exp.pk).exists()
+                          or Experiment.eval_tasks.through.objects.filter(task=task)
+                          .exclude(experiment=exp).exists())
+        if used_elsewhere or Task.objects.filter(team=team, name=task.name).exists():
+            remap[task.pk] = copy_task(actor, task, team)
+        else:
+            Task.objects.filter(pk=task.pk).update(team=team)
+            remap[task.pk] = task
+    if exp.train_task_id in remap:
+        exp.train_task = remap[exp.train_task_id]
+    evals = [remap.get(t.pk, t) for t in exp.eval_tasks.all()]
+    exp.team = team
+    exp.save(update_fields=["team", "train_task"])
+    exp.eval_tasks.set(evals)
+    record(actor, team, "move", exp, from_team=old.pk)
+    record(actor, old, "move", exp, to_team=team.pk)
+
+
+def delete_task(actor, task):
+    from webapp.lab.models import Experiment
+
+    users = list(Experiment.objects.filter(train_task=task)) + list(
+        Experiment.objects.filter(eval_tasks=task).exclude(train_task=task))
+    if users:
+        names = ", ".join(f'"{e}" (#{e.pk})' for e in users[:5])
+        raise TeamError(f'"{task.name}" is used by {names}: delete the experiment first.')
+    with transaction.atomic():
+        record(actor, task.team, "delete", task)
+        task.delete()
+
+
+def delete_experiment(actor, exp, cancel_run):
+    """Cancel its live runs, then (once none is running) delete it and its artifacts.
+    Returns the number of runs still running (then nothing is deleted yet)."""
+    from webapp.lab.models import Artifact, Run
+
+    pk = exp.pk
+    for run in exp.runs.exclude(state__in=Run.FINAL_STATES):
+        cancel_run(run)
+    running = exp.runs.filter(state=Run.RUNNING).count()
+    if running:
+        return running
+    media = Path(settings.MEDIA_ROOT).resolve()
+    paths = [media / p for p in Artifact.objects.filter(run__experiment=exp).values_list("path", flat=True)]
+    with transaction.atomic():
+        record(actor, exp.team, "delete", exp, runs=exp.runs.count())
+        exp.delete()
+    for path in paths:
+        path = path.resolve()
+        if media in path.parents:
+            path.unlink(missing_ok=True)
+    run_dir = media / "runs" / str(pk)
+    if run_dir.is_dir():
+        import shutil
+
+        shutil.rmtree(run_dir, ignore_errors=True)
+    return 0
+
+
+def ensure_demo_team(user, name="demo"):
+    """The local mode's demo user: a personal space (made by the signal) and a team holding
+    editable copies of the built-in task packs (not the hub presets). Idempotent."""
+    from webapp.lab.models import Task
+
+    personal_team(user)
+    team = Team.objects.filter(name=name, personal=False, memberships__user=user).first()
+    if team is None:
+        team = create_team(user, name)
+    copied = 0
+    for src in Task.objects.filter(team__isnull=True, needs_hub=False):
+        if not Task.objects.filter(team=team, name=src.name).exists():
+            copy_task(user, src, team, name=src.name)
+            copied += 1
+    return team, copied

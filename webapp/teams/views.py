@@ -1,0 +1,287 @@
+"""Team pages (members, roles, audit log, switcher), share links, and the copy / move /
+delete actions on tasks and experiments. Access: permissions.py only."""
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.core.paginator import Paginator
+from django.http import Http404
+from django.shortcuts import get_object_or_404, redirect, render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_POST
+
+from webapp.lab.models import Task
+from webapp.lab.views import api
+from webapp.lab.views.experiments import cancel_run, run_rows_html
+
+from . import permissions, services
+from .forms import InviteForm, RoleForm, ShareLinkForm, TeamForm
+from .models import Membership, ShareLink
+from .services import TeamError, current_team
+
+
+def experiment_team_context(request, exp):
+    """What the experiment page shows of sharing, copying and deleting, by role."""
+    user = request.user
+    can_share = permissions.can(user, "share", exp)
+    return {
+        "can_share": can_share,
+        "can_delete": permissions.can(user, "delete", exp),
+        "share_links": list(exp.share_links.select_related("created_by")) if can_share else [],
+        "share_form": ShareLinkForm() if can_share else None,
+        "copy_teams": permissions.editable_teams(user),
+        "move_teams": [t for t in permissions.editable_teams(user) if permissions.can_move(user, exp, t)],
+    }
+
+
+# --- teams ------------------------------------------------------------------------
+
+@login_required
+def team_list(request):
+    form = TeamForm(request.POST or None)
+    if request.method == "POST" and form.is_valid():
+        team = services.create_team(request.user, form.cleaned_data["name"])
+        request.session[services.SESSION_KEY] = team.pk
+        messages.success(request, f'Team "{team}" created; invite members below.')
+        return redirect("team-detail", pk=team.pk)
+    teams = permissions.readable_teams(request.user).prefetch_related("memberships")
+    roles = dict(Membership.objects.filter(user=request.user).values_list("team_id", "role"))
+    rows = [(t, roles.get(t.pk), t.memberships.count()) for t in teams]
+    return render(request, "teams/team_list.html", {"rows": rows, "form": form})
+
+
+@login_required
+def team_detail(request, pk):
+    team = permissions.get_team_or_404(request.user, pk)
+    manage = permissions.can(request.user, "manage", team)
+    return render(request, "teams/team_detail.html", {
+        "team": team,
+        "members": team.memberships.select_related("user").order_by("user__username"),
+        "my_role": permissions.role(request.user, team),
+        "can_manage": manage,
+        "can_audit": permissions.can(request.user, "audit", team),
+        "invite_form": InviteForm() if manage else None,
+        "roles": Membership.ROLE_CHOICES,
+    })
+
+
+@login_required
+@require_POST
+def team_switch(request):
+    team = permissions.get_team_or_404(request.user, request.POST.get("team") or 0)
+    request.session[services.SESSION_KEY] = team.pk
+    nxt = request.POST.get("next") or ""
+    return redirect(nxt if nxt in ("/tasks/", "/experiments/") else "experiment-list")
+
+
+@login_required
+@require_POST
+def member_invite(request, pk):
+    team = permissions.get_team_or_404(request.user, pk, "manage")
+    form = InviteForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Give a username or e-mail address and a role.")
+    else:
+        try:
+            m = services.invite(request.user, team, form.cleaned_data["who"], form.cleaned_data["role"])
+            messages.success(request, f"{m.user.username} joined as {m.role}.")
+        except TeamError as exc:
+            messages.error(request, str(exc))
+    return redirect("team-detail", pk=team.pk)
+
+
+def _membership(request, pk, member_id, action="manage"):
+    team = permissions.get_team_or_404(request.user, pk, action)
+    return get_object_or_404(Membership.objects.select_related("user", "team"), pk=member_id, team=team)
+
+
+@login_required
+@require_POST
+def member_role(request, pk, member_id):
+    membership = _membership(request, pk, member_id)
+    form = RoleForm(request.POST)
+    try:
+        if not form.is_valid():
+            raise TeamError("Choose a role: owner, editor or viewer.")
+        services.change_role(request.user, membership, form.cleaned_data["role"])
+        messages.success(request, f"{membership.user.username} is now {form.cleaned_data['role']}.")
+    except TeamError as exc:
+        messages.error(request, str(exc))
+    return redirect("team-detail", pk=pk)
+
+
+@login_required
+@require_POST
+def member_remove(request, pk, member_id):
+    membership = _membership(request, pk, member_id)
+    try:
+        services.remove_member(request.user, membership)
+        messages.success(request, f"{membership.user.username} was removed; the team's results stay.")
+    except TeamError as exc:
+        messages.error(request, str(exc))
+    if membership.user_id == request.user.pk and not Membership.objects.filter(pk=membership.pk).exists():
+        return redirect("team-list")
+    return redirect("team-detail", pk=pk)
+
+
+@login_required
+@require_POST
+def team_leave(request, pk):
+    team = permissions.get_team_or_404(request.user, pk)
+    membership = get_object_or_404(Membership, team=team, user=request.user)
+    try:
+        services.remove_member(request.user, membership)
+    except TeamError as exc:
+        messages.error(request, str(exc))
+        return redirect("team-detail", pk=team.pk)
+    if request.session.get(services.SESSION_KEY) == team.pk:
+        request.session.pop(services.SESSION_KEY)
+    messages.success(request, f'You left "{team}"; its results stay with the team.')
+    return redirect("team-list")
+
+
+@login_required
+def team_audit(request, pk):
+    team = permissions.get_team_or_404(request.user, pk, "audit")
+    page = Paginator(team.audit_events.all(), 100).get_page(request.GET.get("page"))
+    return render(request, "teams/audit.html", {"team": team, "page": page})
+
+
+# --- experiments and tasks: share, copy, move, delete -----------------------------
+
+@login_required
+@require_POST
+@never_cache
+def share_create(request, pk):
+    """Create a link and show its token this once (rendered, never redirected or stored)."""
+    exp = permissions.get_experiment_or_404(request.user, pk, "share")
+    form = ShareLinkForm(request.POST)
+    if not form.is_valid():
+        messages.error(request, "Share link not created: the expiry must be a number of days from 1 to 3650.")
+        return redirect("experiment-detail", pk=exp.pk)
+    link, token = services.create_share_link(request.user, exp, form.cleaned_data["label"] or "",
+                                             form.cleaned_data["expires_in_days"])
+    url = request.build_absolute_uri(f"/s/{token}/")
+    response = render(request, "teams/share_created.html", {"experiment": exp, "link": link, "url": url})
+    response["Referrer-Policy"] = "no-referrer"
+    return response
+
+
+@login_required
+@require_POST
+def share_revoke(request, pk, link_id):
+    exp = permissions.get_experiment_or_404(request.user, pk, "share")
+    link = get_object_or_404(ShareLink, pk=link_id, experiment=exp)
+    services.revoke_share_link(request.user, link)
+    messages.success(request, f'Share link "{link}" revoked: it answers 404 from now on.')
+    return redirect("experiment-detail", pk=exp.pk)
+
+
+@login_required
+@require_POST
+def experiment_delete(request, pk):
+    exp = permissions.get_experiment_or_404(request.user, pk, "delete")
+    name = str(exp)
+    running = services.delete_experiment(request.user, exp, cancel_run)
+    if running:
+        messages.warning(request, f"Cancelling {running} running run(s) of {name}; delete again once they "
+                                  "have stopped (a few seconds).")
+        return redirect("experiment-detail", pk=pk)
+    messages.success(request, f'Deleted "{name}" with its runs, results and artifacts.')
+    return redirect("experiment-list")
+
+
+PREFILL_KEY = "experiment_prefill"
+
+
+@login_required
+@require_POST
+def experiment_copy(request, pk):
+    """Fork an experiment's configuration (not its results) into a team the user may launch
+    in: its team tasks are copied there, and the experiment form opens prefilled."""
+    exp = permissions.get_experiment_or_404(request.user, pk)
+    team = permissions.get_team_or_404(request.user, request.POST.get("team") or 0, "copy_into")
+    tasks = {}
+    for task in [exp.train_task, *exp.eval_tasks.all()]:
+        if task.team_id is None or task.team_id == team.pk:
+            tasks[task.pk] = task
+        elif task.pk not in tasks:
+            tasks[task.pk] = services.copy_task(request.user, task, team)
+    request.session[services.SESSION_KEY] = team.pk
+    request.session[PREFILL_KEY] = {
+        "name": f"{exp.name or f'Experiment {exp.pk}'} (copy)", "model_name": exp.model_name,
+        "train_task": tasks[exp.train_task_id].pk, "eval_tasks": [tasks[t.pk].pk for t in exp.eval_tasks.all()],
+        "methods": exp.methods, "n_values": ",".join(str(n) for n in exp.n_values), "seeds": exp.seeds,
+        "icl_demos": exp.icl_demos, "eval_size": exp.eval_size, "adapter_type": exp.adapter_type,
+        "lora_r": exp.lora_r, "lora_alpha": exp.lora_alpha, "target_modules": ",".join(exp.target_modules),
+    }
+    messages.info(request, f'Configuration of "{exp}" copied into {team}: check it and launch.')
+    return redirect("experiment-create")
+
+
+@login_required
+@require_POST
+def experiment_move(request, pk):
+    exp = permissions.get_experiment_or_404(request.user, pk)
+    team = permissions.get_team_or_404(request.user, request.POST.get("team") or 0)
+    if not permissions.can_move(request.user, exp, team):
+        raise permissions.PermissionDenied("Only its creator can move an experiment from their personal space "
+                                           "into a team where they are an editor or owner.")
+    services.move_experiment(request.user, exp, team)
+    request.session[services.SESSION_KEY] = team.pk
+    messages.success(request, f'"{exp}" moved into {team}.')
+    return redirect("experiment-detail", pk=exp.pk)
+
+
+@login_required
+@require_POST
+def task_move(request, pk):
+    task = permissions.get_task_or_404(request.user, pk)
+    team = permissions.get_team_or_404(request.user, request.POST.get("team") or 0)
+    if task.team_id is None or not permissions.can_move(request.user, task, team):
+        raise permissions.PermissionDenied("Only its creator can move a task from their personal space into a "
+                                           "team where they are an editor or owner.")
+    try:
+        services.move_task(request.user, task, team)
+    except TeamError as exc:
+        messages.error(request, str(exc))
+        return redirect("task-detail", pk=task.pk)
+    request.session[services.SESSION_KEY] = team.pk
+    messages.success(request, f'"{task}" moved into {team}.')
+    return redirect("task-detail", pk=task.pk)
+
+
+# --- the share-link routes: no account, one experiment, read-only -----------------
+
+def _shared(token):
+    link = services.resolve_share_link(token)
+    if link is None:
+        raise Http404("This link does not exist, was revoked or has expired.")
+    return link.experiment
+
+
+def _no_referrer(response):
+    response["Referrer-Policy"] = "no-referrer"
+    response["X-Robots-Tag"] = "noindex"
+    return response
+
+
+@never_cache
+def shared_experiment(request, token):
+    exp = _shared(token)
+    return _no_referrer(render(request, "lab/experiment_detail.html", {
+        "experiment": exp,
+        "runs_html": run_rows_html(request, exp, can_cancel=False),
+        "eval_tasks": exp.eval_tasks.only("name"),
+        "shared": True,
+    }))
+
+
+def shared_history(request, token):
+    return _no_referrer(api.history_response(request, _shared(token)))
+
+
+def shared_results(request, token):
+    return _no_referrer(api.results_response(request, _shared(token)))
+
+
+def shared_examples(request, token):
+    return _no_referrer(api.examples_response(request, _shared(token)))
