@@ -6,14 +6,58 @@ from ..models import METHOD_CHOICES, METHOD_LABELS, EvalResult, Prediction
 
 METHOD_ORDER = [m for m, _ in METHOD_CHOICES]
 
+# The range each metric can take: confidence intervals are clipped to it.
+METRIC_RANGE = {"accuracy": (0.0, 1.0), "ece": (0.0, 1.0), "ece_equal_mass": (0.0, 1.0), "brier": (0.0, 2.0),
+                "nll": (0.0, None), "mean_similarity": (-1.0, 1.0)}
+# Two-sided 95% quantiles of Student's t, t_{0.975, df}, for df = 1..30; then 40, 60, 120, normal.
+T975 = [12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179, 2.160, 2.145,
+        2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064, 2.060, 2.056, 2.052, 2.048,
+        2.045, 2.042]
+# Calibration bins of the engine's ECE and the fewest examples per bin on average below
+# which the page warns that ECE is mostly sampling noise.
+ECE_BINS = 15
+MIN_EXAMPLES_PER_BIN = 10
 
-def _stats(values):
+
+def t_quantile_975(df):
+    if df < 1:
+        return None
+    if df <= len(T975):
+        return T975[df - 1]
+    return 2.021 if df <= 40 else 2.000 if df <= 60 else 1.980 if df <= 120 else 1.960
+
+
+def confidence_interval(mean, std, count, bounds=(None, None)):
+    """95% t-interval of the mean over seeds (sample std, ddof=1), clipped to the metric's
+    range; None with fewer than two seeds."""
+    t = t_quantile_975(count - 1)
+    if t is None:
+        return None
+    half = t * std / math.sqrt(count)
+    lo, hi = mean - half, mean + half
+    if bounds[0] is not None:
+        lo = max(lo, bounds[0])
+    if bounds[1] is not None:
+        hi = min(hi, bounds[1])
+    return [lo, hi]
+
+
+def _stats(values, bounds=(None, None)):
     vals = [v for v in values if v is not None]
     if not vals:
         return None
     mean = sum(vals) / len(vals)
     std = math.sqrt(sum((v - mean) ** 2 for v in vals) / (len(vals) - 1)) if len(vals) > 1 else 0.0
-    return {"mean": mean, "std": std, "min": min(vals), "max": max(vals), "values": vals}
+    return {"mean": mean, "std": std, "min": min(vals), "max": max(vals), "values": vals,
+            "ci95": confidence_interval(mean, std, len(vals), bounds)}
+
+
+def _metric(results, name):
+    """Stats over seeds of one metric, with each seed's value (for hover and dots)."""
+    stats = _stats([getattr(r, name) for r in results], METRIC_RANGE[name])
+    if stats is not None:
+        stats["points"] = [[r.run.seed, getattr(r, name)] for r in results if getattr(r, name) is not None]
+    return stats
 
 
 def _merge_reliability(lists):
@@ -54,8 +98,9 @@ def compare(experiment):
         row = {
             "eval_task": task, "method": method, "method_label": METHOD_LABELS.get(method, method), "n": n,
             "seeds": len(rs),
-            **{m: _stats([getattr(r, m) for r in rs])
-               for m in ("accuracy", "ece", "ece_equal_mass", "brier", "nll", "mean_similarity")},
+            # evaluation examples per run (the reliability bins count every scored example)
+            "n_examples": round(sum(sum(int(b.get("count") or 0) for b in r.reliability or []) for r in rs) / len(rs)),
+            **{m: _metric(rs, m) for m in METRIC_RANGE},
         }
         summary.append(row)
         if method == "icl":
@@ -87,6 +132,9 @@ def compare(experiment):
         "seeds": sorted({r.run.seed for r in results}),
         "methods": sorted({r.run.method for r in results}, key=_order),
         "method_labels": METHOD_LABELS,
+        "method_order": METHOD_ORDER,
+        "ece_bins": ECE_BINS,
+        "min_examples_per_bin": MIN_EXAMPLES_PER_BIN,
         "summary": summary,
         "icl_baseline": baseline,
         "reliability": reliability,

@@ -4,6 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.db.models import Count
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
 from django.template.loader import render_to_string
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
@@ -12,6 +13,7 @@ from django.views.decorators.http import require_POST
 from ..experiment_form import ExperimentForm
 from ..models import Experiment, Run
 from ..services import cache, dispatch
+from ..services import provenance
 from ..services.events import note, set_state
 from ..services.launch import launch
 from ..services.reaper import reap_stale_runs
@@ -43,13 +45,14 @@ def experiment_create(request):
     form = ExperimentForm(request.POST or None, user=request.user, initial=initial)
     if request.method == "POST" and form.is_valid():
         exp = launch(request.user, form.cleaned_data, form.config, form.plan)
-        messages.success(request, f"Queued {exp.runs.count()} runs.")
+        count = exp.runs.count()
+        messages.success(request, f"Queued {count} run{pluralize(count)}.")
         return redirect("experiment-detail", pk=exp.pk)
     return render(request, "lab/experiment_form.html", {"form": form})
 
 
 RUN_ROW_FIELDS = ("id", "experiment_id", "method", "n", "seed", "state", "stage", "step", "total", "message",
-                  "error")
+                  "error", "overall_progress", "eta_seconds", "training")
 
 
 CSRF_PLACEHOLDER = "@@csrf-input@@"
@@ -81,7 +84,7 @@ def experiment_detail(request, pk):
     return render(request, "lab/experiment_detail.html", {
         "experiment": exp,
         "runs_html": run_rows_html(request, exp),
-        "eval_tasks": exp.eval_tasks.only("name"),
+        "provenance": provenance.describe(exp),
     })
 
 
