@@ -29,12 +29,14 @@
     return ci ? ci : [stat ? stat.mean : null, stat ? stat.mean : null];
   }
 
-  function seedDots(method, xs, stats, name) {
+  function seedDots(method, xs, stats, name, dodge) {
     const x = [], y = [], seeds = [];
-    stats.forEach((s, i) => (s ? s.points : []).forEach(([seed, v]) => { x.push(xs[i]); y.push(v); seeds.push(seed); }));
+    stats.forEach((s, i) => (s ? s.points : []).forEach(([seed, v]) => {
+      x.push(dodge ? xs[i] * dodge : xs[i]); y.push(v); seeds.push(seed);
+    }));
     return { type: "scatter", mode: "markers", x, y, customdata: seeds, legendgroup: method, showlegend: false,
       marker: { color: "#fff", size: 6, line: { color: color(method), width: 1.5 } },
-      hovertemplate: label(method) + " · " + name + " %{x}<br>seed %{customdata}: %{y:.3f}<extra></extra>" };
+      hovertemplate: label(method) + (name ? " · " + name : "") + "<br>seed %{customdata}: %{y:.3f}<extra></extra>" };
   }
 
   function axisForN(ns) {
@@ -51,14 +53,14 @@
   function againstN(elId, metric, task) {
     const rows = data.summary.filter((r) => r.eval_task === task && r[metric]);
     const ns = data.n_values.filter((n) => rows.some((r) => r.n === n));
-    const traces = [];
-    methodsIn(rows).forEach((m) => {
+    const traces = [], shown = methodsIn(rows);
+    shown.forEach((m, k) => {
       const mine = ns.map((n) => rows.find((r) => r.method === m && r.n === n)).filter(Boolean);
       const xs = mine.map((r) => r.n), stats = mine.map((r) => r[metric]);
       const lo = stats.map((s) => ciBounds(s)[0]), hi = stats.map((s) => ciBounds(s)[1]);
       if (stats.some((s) => s.ci95)) {
         traces.push({ type: "scatter", x: xs.concat(xs.slice().reverse()), y: hi.concat(lo.slice().reverse()),
-          fill: "toself", fillcolor: rgba(color(m), 0.15), line: { width: 0 }, hoverinfo: "skip",
+          fill: "toself", fillcolor: rgba(color(m), 0.1), line: { width: 1, color: rgba(color(m), 0.35), dash: "dot" }, hoverinfo: "skip",
           legendgroup: m, showlegend: false });
       }
       traces.push({ type: "scatter", mode: "lines+markers", x: xs, y: stats.map((s) => s.mean), name: label(m),
@@ -66,7 +68,9 @@
         customdata: stats.map((s, i) => [s.values.length, lo[i], hi[i]]),
         hovertemplate: label(m) + " · N=%{x}<br>mean %{y:.3f} over %{customdata[0]} seed(s)" +
           "<br>95% CI [%{customdata[1]:.3f}, %{customdata[2]:.3f}]<extra></extra>" });
-      traces.push(seedDots(m, xs, stats, "N="));
+      // each method's seed dots a little apart, so that equal values stay visible
+      const dodge = Math.pow(1.02, k - (shown.length - 1) / 2);
+      traces.push(seedDots(m, xs, stats, "", xs.length > 1 ? dodge : 0));
     });
     Plotly.react(document.getElementById(elId), traces, {
       title: { text: METRICS[metric] + " against N" }, xaxis: axisForN(ns), yaxis: metricAxis(metric),
