@@ -150,7 +150,7 @@
         const name = single ? stage + " · " + lrOf(t.trial) + (chosen ? " (chosen)" : "") : runName(r) + " · " + stage;
         const group = runId + stage + t.trial;
         const opacity = faint ? 0.3 : 1;
-        if (t.train) traces.push({ type: "scatter", mode: "lines", x: t.train.x, y: t.train.y, name: name + " train",
+        if (t.train) traces.push({ type: "scatter", mode: t.train.x.length < 3 ? "lines+markers" : "lines", x: t.train.x, y: t.train.y, name: name + " train",
           legendgroup: group, opacity, line: { color: c, width: chosen ? 2.5 : 1.3 },
           hovertemplate: name + "<br>step %{x}: train loss %{y:.4g}<extra></extra>" });
         if (t.dev) traces.push({ type: "scatter", mode: "lines+markers", x: t.dev.x, y: t.dev.y, name: name + " dev",
@@ -198,6 +198,7 @@
     refreshSelector();
     const choice = runSel.value || "";
     const has = runsWithLoss().length > 0;
+    let drawn = 0;
     document.getElementById("loss-empty").hidden = has;
     Object.entries(PANELS).forEach(([panel, spec]) => {
       const div = document.getElementById(spec.el);
@@ -209,6 +210,7 @@
       }
       div.hidden = !traces.length;
       if (!traces.length) return;
+      drawn += traces.reduce((n, t) => n + t.x.length, 0);
       const title = choice.startsWith("run:") ? spec.title + " · " + runName(runs[Number(choice.slice(4))]) : spec.title;
       Plotly.react(div, traces, {
         title: { text: title, font: { size: 14 } }, height: 360, margin: { t: 36, r: 10, b: 48, l: 64 },
@@ -217,6 +219,7 @@
         legend: { orientation: "h", y: -0.2, font: { size: 11 } }, hovermode: "closest",
       }, window.Lab.plotConfig);
     });
+    document.getElementById("loss").dataset.points = drawn;  // what the charts show (read by the browser test)
   }
   setInterval(drawChart, 500);
   runSel.addEventListener("change", () => { userChoseRun = true; chartDirty = true; drawChart(); });

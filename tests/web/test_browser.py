@@ -222,8 +222,7 @@ def _scenario(base, page, tmp_path):
             seen.setdefault(run_id, [])
             if not seen[run_id] or seen[run_id][-1] != width:
                 seen[run_id].append(width)
-        if not live_shot and page.evaluate("() => !!document.querySelector('#loss-panels .chart:not([hidden]) svg.main-svg')"):
-            time.sleep(1.5)  # a few more points
+        if not live_shot and page.evaluate("() => Number(document.getElementById('loss').dataset.points || 0) >= 40"):
             page.screenshot(path=str(OUTPUT / "live-midrun.png"), full_page=True)
             live_shot = True
             # cancel-all asks first; dismissing the question cancels nothing

@@ -158,3 +158,17 @@ def test_field_errors_are_red_and_next_to_their_field(client):
     block = html[html.index('id="field-username"'):]
     block = block[:block.index("</div>")]
     assert "This field is required." in block
+
+
+@pytest.mark.django_db
+def test_run_again_with_changes_fills_the_form(client_in, user, other_user):
+    exp = make_sft_experiment(user)
+    exp.name, exp.n_values, exp.seeds, exp.lora_r = "first try", [2, 8], 3, 16
+    exp.save()
+    html = client_in.get(f"/experiments/new/?clone={exp.pk}").content.decode()
+    assert 'value="first try (again)"' in html and 'value="2,8"' in html and 'name="seeds" value="3"' in html
+    assert 'name="lora_r" value="16"' in html
+    assert re.search(rf'<option value="{exp.train_task_id}" selected>', html)
+    # someone else's experiment fills in nothing
+    theirs = make_sft_experiment(other_user)
+    assert "(again)" not in client_in.get(f"/experiments/new/?clone={theirs.pk}").content.decode()

@@ -140,6 +140,7 @@ class ProgressRecorder:
         self._cancel_checked = -math.inf
         self._cancel = False
         self._run_started = None  # (clock, whole-run fraction) at the first event
+        self._stage_progress = 0.0  # whole-run fraction when the current stage began
 
     def __call__(self, event):
         ev = event_dict(event)
@@ -166,8 +167,15 @@ class ProgressRecorder:
         done = max(done, run.overall_progress or 0.0) if self._run_started else done
         if self._run_started is None:
             self._run_started = (now, done)
+        if stage_changed:
+            self._stage_progress = done
         run.overall_progress = round(done, 4)
-        run.eta_seconds = run_progress.eta_seconds(now - self._run_started[0], self._run_started[1], done)
+        # the rate of the current stage (training is most of a run and slower than the rest), from
+        # its first second on; before that the previous estimate stands
+        if now - self._stage_started >= 1.0 or self._run_started[0] == now:
+            run.eta_seconds = run_progress.eta_seconds(now - self._stage_started, self._stage_progress, done)
+        if ev["stage"] == "done":
+            run.eta_seconds = None
         self._last_event = ev
         if stage_changed or ev["stage"] == "done" or now - self._last_flush >= self.min_interval:
             self.flush(force=True)

@@ -42,6 +42,10 @@ def experiment_create(request):
     initial = {}
     if request.GET.get("task"):
         initial["train_task"] = request.GET["task"]
+    if request.GET.get("clone", "").isdigit():  # "run again with changes": the form filled in from an experiment
+        source = Experiment.objects.filter(pk=request.GET["clone"], owner=request.user).first()
+        if source is not None:
+            initial = clone_initial(source)
     form = ExperimentForm(request.POST or None, user=request.user, initial=initial)
     if request.method == "POST" and form.is_valid():
         exp = launch(request.user, form.cleaned_data, form.config, form.plan)
@@ -49,6 +53,19 @@ def experiment_create(request):
         messages.success(request, f"Queued {count} run{pluralize(count)}.")
         return redirect("experiment-detail", pk=exp.pk)
     return render(request, "lab/experiment_form.html", {"form": form})
+
+
+def clone_initial(exp):
+    """Initial form values from an experiment's settings (its tasks as they are now)."""
+    cfg = exp.config or {}
+    return {
+        "name": f"{exp.name or f'Experiment {exp.pk}'} (again)"[:200], "model_name": exp.model_name,
+        "train_task": exp.train_task_id, "eval_tasks": list(exp.eval_tasks.values_list("pk", flat=True)),
+        "methods": exp.methods, "n_values": ",".join(str(n) for n in exp.n_values), "seeds": exp.seeds,
+        "icl_demos": exp.icl_demos, "eval_size": exp.eval_size, "similarity_size": cfg.get("similarity_size"),
+        "adapter_type": exp.adapter_type, "lora_r": exp.lora_r, "lora_alpha": exp.lora_alpha,
+        "target_modules": ",".join(exp.target_modules or []),
+    }
 
 
 RUN_ROW_FIELDS = ("id", "experiment_id", "method", "n", "seed", "state", "stage", "step", "total", "message",
