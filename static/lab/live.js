@@ -24,7 +24,7 @@
   // ---- runs table and overall progress -------------------------------------------------
   function trainingCell(cell, r) {
     clear(cell);
-    (r.training || []).forEach((s) => cell.appendChild(el("div", {}, s.stage + ": lr " + (s.lr === null ? "?" : Number(s.lr).toPrecision(2).replace(/\.?0+$/, "")) +
+    (r.training || []).forEach((s) => cell.appendChild(el("div", {}, s.stage + ": lr " + (s.lr === null ? "?" : String(Number(s.lr))) +
       " · " + s.epochs + " epoch" + (s.epochs === 1 ? "" : "s") + " · best " + s.best_epoch)));
     if (!(r.training || []).length && r.state === "done") cell.appendChild(el("span", { className: "muted" }, "no training"));
   }
