@@ -272,6 +272,10 @@ def _scenario(base, page, tmp_path):
     legend = page.locator("#loss-ce .legend").text_content()
     assert "(chosen)" in legend and "dev" in legend and "train" in legend
     _shot(page, "#loss", "loss-chart.png")
+    # "all runs of this method": the kept trial of each of the 4 SFT runs, train and dev
+    page.select_option("#loss-run", "method:sft")
+    page.wait_for_function("() => document.querySelectorAll('#loss-ce .scatterlayer .trace').length >= 8")
+    assert "SFT N=4 seed 1" in page.locator("#loss-ce .legend").text_content()
     _shot(page, "#acc-n-chart", "accuracy-vs-n.png")
     _shot(page, "#rel-charts", "reliability.png")
 
