@@ -11,7 +11,7 @@
   const runs = {};            // id -> snapshot
   const series = {};          // runId -> {seriesName -> {x: [], y: []}}
   const seenPoints = new Set();
-  let lastEvent = 0, lastPoint = 0, backoff = 1000, chartDirty = false, overallDirty = false, userChoseRun = false;
+  let lastEvent = 0, lastPoint = 0, backoff = 1000, chartDirty = false, overallDirty = false, userChoseRun = false, lastShown = "";
   const TRIAL_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
   const PANELS = {
     ce: { el: "loss-ce", title: "Cross-entropy stages (SFT, soft-SFT)", y: "cross-entropy (nats, log scale)" },
@@ -220,6 +220,15 @@
       }, window.Lab.plotConfig);
     });
     document.getElementById("loss").dataset.points = drawn;  // what the charts show (read by the browser test)
+    // a panel appearing or going re-flows the grid: plotly only follows window resizes by itself
+    const shown = Object.values(PANELS).map((p) => !document.getElementById(p.el).hidden).join();
+    if (shown !== lastShown) {
+      lastShown = shown;
+      Object.values(PANELS).forEach((p) => {
+        const div = document.getElementById(p.el);
+        if (!div.hidden && div.data) Plotly.Plots.resize(div);
+      });
+    }
   }
   setInterval(drawChart, 500);
   runSel.addEventListener("change", () => { userChoseRun = true; chartDirty = true; drawChart(); });

@@ -133,6 +133,10 @@ WIDER_THAN_SCREEN = """() => Array.from(document.querySelectorAll('body *')).fil
 }).slice(0, 8).map(e => e.tagName + '#' + e.id + '.' + e.className + ' ' + Math.round(e.getBoundingClientRect().right))"""
 
 
+CHARTS_WIDER_THAN_BOX = """() => Array.from(document.querySelectorAll('.js-plotly-plot')).filter(d => d.offsetParent)
+    .filter(d => d.querySelector('svg.main-svg').getBoundingClientRect().width > d.clientWidth + 2).map(d => d.id)"""
+
+
 def _no_injection(page):
     assert page.evaluate("() => window.__xss") is None, "injected markup ran"
     assert page.evaluate("() => window.__csp") == [], "the Content-Security-Policy blocked something"
@@ -271,6 +275,7 @@ def _scenario(base, page, tmp_path):
     assert page.is_visible("#loss-ce svg.main-svg") and page.is_visible("#loss-mse svg.main-svg")
     legend = page.locator("#loss-ce .legend").text_content()
     assert "(chosen)" in legend and "dev" in legend and "train" in legend
+    assert page.evaluate(CHARTS_WIDER_THAN_BOX) == [], "a chart is cut off by its box"
     _shot(page, "#loss", "loss-chart.png")
     # "all runs of this method": the kept trial of each of the 4 SFT runs, train and dev
     page.select_option("#loss-run", "method:sft")
