@@ -213,10 +213,10 @@
       drawn += traces.reduce((n, t) => n + t.x.length, 0);
       const title = choice.startsWith("run:") ? spec.title + " · " + runName(runs[Number(choice.slice(4))]) : spec.title;
       Plotly.react(div, traces, {
-        title: { text: title, font: { size: 14 } }, height: 360, margin: { t: 36, r: 10, b: 48, l: 64 },
-        xaxis: { title: { text: "optimizer step (within a trial)" }, rangemode: "tozero" },
+        title: { text: title, font: { size: 14 } }, height: 400, margin: { t: 36, r: 10, b: 40, l: 64 },
+        xaxis: { title: { text: "optimizer step (within a trial)", standoff: 4 }, rangemode: "tozero" },
         yaxis: { title: { text: spec.y }, type: "log" },
-        legend: { orientation: "h", y: -0.2, font: { size: 11 } }, hovermode: "closest",
+        legend: { orientation: "h", x: 0, y: -0.2, yanchor: "top", font: { size: 11 } }, hovermode: "closest",
       }, window.Lab.plotConfig);
     });
     document.getElementById("loss").dataset.points = drawn;  // what the charts show (read by the browser test)

@@ -29,14 +29,15 @@ def describe_task(task, role):
 
 def resolved(config):
     """The config with the engine's defaults filled in, and which keys were defaults."""
+    if not config:
+        return {}
     try:
         from workers.engine.config import parse_config  # torch-free
 
-        full = parse_config(config).to_dict()
-    except Exception:  # a config that no longer parses still shows what was stored
-        log.warning("stored config does not parse", exc_info=True)
-        full = dict(config)
-    return full
+        return parse_config(config).to_dict()
+    except Exception as exc:  # a config that no longer parses still shows what was stored
+        log.info("a stored experiment config does not parse (%s: %s); shown as stored", type(exc).__name__, exc)
+        return dict(config)
 
 
 def describe(experiment):
