@@ -24,7 +24,7 @@ sst2 $\rightarrow$ sst2 & \textbf{85.0 $\pm$ 7.1 / 0.15 $\pm$ 0.07} & 65.0 $\pm$
 sst2 $\rightarrow$ finsen & 40.0 / 0.20 & \textbf{70.0 / 0.30} \\
 \bottomrule
 \end{tabular}
-\caption{Accuracy (\%) / ECE; mean $\pm$ sample standard deviation (n-1) over seeds.}
+\caption{Accuracy (\%) / ECE; mean $\pm$ sample sd (ddof=1) over seeds.}
 \end{table}
 """
     assert latex_table(_runs()) == expected
@@ -36,7 +36,7 @@ def test_markdown_table_matches_the_hand_computed_one():
 | sst2 → sst2 | **85.0 ± 7.1 / 0.15 ± 0.07** | 65.0 ± 7.1 / 0.30 ± 0.00 |
 | sst2 → finsen | 40.0 / 0.20 | **70.0 / 0.30** |
 
-Accuracy (%) / ECE; mean ± sample standard deviation (n-1) over seeds.
+Accuracy (%) / ECE; mean ± sample sd (ddof=1) over seeds.
 """
     assert markdown_table(_runs()) == expected
 

@@ -1,93 +1,237 @@
-// Compare charts built from results.json: accuracy and ECE per method (mean ± spread
-// over seeds, ICL pinned as a line), reliability diagrams, per-layer similarity,
-// a table of all numbers, and a per-example view from examples.json.
+// Compare section, from results.json: accuracy and ECE against N (one line per method,
+// a band for the 95% interval over seeds), the same at one N as bars with each seed as a
+// dot, reliability diagrams with their bin counts, per-layer similarity, every number in
+// a table, and the per-example view from examples.json. Every piece of data reaches the
+// page as text (Lab.el / textContent), never as HTML.
 (function () {
+  const { el, clear, fmt, color, rgba } = window.Lab;
   const taskSel = document.getElementById("cmp-task");
   const nSel = document.getElementById("cmp-n");
   const seedSel = document.getElementById("ex-seed");
   const disagree = document.getElementById("ex-disagree");
   let data = null, timer = null;
-  const cfg = { displaylogo: false, responsive: true };
-  const fmt = (v, d = 3) => (v === null || v === undefined ? "—" : Number(v).toFixed(d));
+  const cfg = window.Lab.plotConfig;
+  const MARGIN = { t: 36, r: 12, b: 48, l: 56 };
+  const METRICS = { accuracy: "Accuracy", ece: "ECE (15 equal-width bins)" };
 
   function options(sel, values, keep) {
     const cur = sel.value;
-    sel.innerHTML = values.map((v) => '<option value="' + v + '">' + v + "</option>").join("");
+    clear(sel);
+    values.forEach((v) => sel.appendChild(el("option", { value: String(v), textContent: String(v) })));
     if (keep && values.map(String).includes(cur)) sel.value = cur;
   }
 
-  function barChart(el, metric, title, rows, baseline) {
-    const x = rows.map((r) => r.method_label);
-    const y = rows.map((r) => (r[metric] ? r[metric].mean : null));
-    const err = rows.map((r) => (r[metric] ? r[metric].std : 0));
-    const traces = [{ type: "bar", x, y, error_y: { type: "data", array: err, visible: true }, name: title,
-      text: rows.map((r) => (r[metric] ? "seeds: " + r[metric].values.map((v) => fmt(v)).join(", ") : "")),
-      hovertemplate: "%{x}: %{y:.3f}<br>%{text}<extra></extra>" }];
-    rows.forEach((r) => { if (r[metric]) traces.push({ type: "scatter", mode: "markers", x: r[metric].values.map(() => r.method_label),
-      y: r[metric].values, marker: { color: "#222", size: 6 }, showlegend: false, hoverinfo: "y" }); });
+  const label = (m) => (data.method_labels && data.method_labels[m]) || m;
+  const methodsIn = (rows) => data.methods.filter((m) => rows.some((r) => r.method === m));
+
+  function ciBounds(stat) {
+    const ci = stat && stat.ci95;
+    return ci ? ci : [stat ? stat.mean : null, stat ? stat.mean : null];
+  }
+
+  function seedDots(method, xs, stats, name, dodge) {
+    const x = [], y = [], seeds = [];
+    stats.forEach((s, i) => (s ? s.points : []).forEach(([seed, v]) => {
+      x.push(dodge ? xs[i] * dodge : xs[i]); y.push(v); seeds.push(seed);
+    }));
+    return { type: "scatter", mode: "markers", x, y, customdata: seeds, legendgroup: method, showlegend: false,
+      marker: { color: "#fff", size: 6, line: { color: color(method), width: 1.5 } },
+      hovertemplate: label(method) + (name ? " · " + name : "") + "<br>seed %{customdata}: %{y:.3f}<extra></extra>" };
+  }
+
+  function axisForN(ns) {
+    const log = ns.length > 1 && ns[0] > 0 && ns[ns.length - 1] / ns[0] >= 4;
+    return { title: { text: "N (training examples / ICL demonstrations)" }, type: log ? "log" : "linear",
+      tickvals: ns, ticktext: ns.map(String), zeroline: false };
+  }
+
+  function metricAxis(metric) {
+    return { title: { text: metric === "accuracy" ? "accuracy (fraction correct)" : "ECE (|confidence − accuracy|)" },
+      range: metric === "accuracy" ? [0, 1.02] : [0, null], rangemode: "tozero", zeroline: false };
+  }
+
+  function againstN(elId, metric, task) {
+    const rows = data.summary.filter((r) => r.eval_task === task && r[metric]);
+    const ns = data.n_values.filter((n) => rows.some((r) => r.n === n));
+    const traces = [], shown = methodsIn(rows);
+    shown.forEach((m, k) => {
+      const mine = ns.map((n) => rows.find((r) => r.method === m && r.n === n)).filter(Boolean);
+      const xs = mine.map((r) => r.n), stats = mine.map((r) => r[metric]);
+      const lo = stats.map((s) => ciBounds(s)[0]), hi = stats.map((s) => ciBounds(s)[1]);
+      if (stats.some((s) => s.ci95)) {
+        traces.push({ type: "scatter", x: xs.concat(xs.slice().reverse()), y: hi.concat(lo.slice().reverse()),
+          fill: "toself", fillcolor: rgba(color(m), 0.1), line: { width: 1, color: rgba(color(m), 0.35), dash: "dot" }, hoverinfo: "skip",
+          legendgroup: m, showlegend: false });
+      }
+      traces.push({ type: "scatter", mode: "lines+markers", x: xs, y: stats.map((s) => s.mean), name: label(m),
+        legendgroup: m, line: { color: color(m), width: 2.5 }, marker: { color: color(m), size: 7 },
+        customdata: stats.map((s, i) => [s.values.length, lo[i], hi[i]]),
+        hovertemplate: label(m) + " · N=%{x}<br>mean %{y:.3f} over %{customdata[0]} seed(s)" +
+          "<br>95% CI [%{customdata[1]:.3f}, %{customdata[2]:.3f}]<extra></extra>" });
+      // each method's seed dots a little apart, so that equal values stay visible
+      const dodge = Math.pow(1.02, k - (shown.length - 1) / 2);
+      traces.push(seedDots(m, xs, stats, "", xs.length > 1 ? dodge : 0));
+    });
+    Plotly.react(document.getElementById(elId), traces, {
+      title: { text: METRICS[metric] + " against N" }, xaxis: axisForN(ns), yaxis: metricAxis(metric),
+      height: 340, margin: MARGIN, legend: { orientation: "h", y: -0.25 }, hovermode: "closest",
+    }, cfg);
+  }
+
+  function barsAtN(elId, metric, rows, baseline) {
+    const ms = rows.filter((r) => r[metric]);
+    const x = ms.map((r) => r.method_label);
+    const stats = ms.map((r) => r[metric]);
+    const traces = [{ type: "bar", x, y: stats.map((s) => s.mean), marker: { color: ms.map((r) => color(r.method)) },
+      error_y: { type: "data", symmetric: false, visible: true, color: "#333", thickness: 1.5, width: 6,
+        array: stats.map((s) => (s.ci95 ? s.ci95[1] - s.mean : 0)),
+        arrayminus: stats.map((s) => (s.ci95 ? s.mean - s.ci95[0] : 0)) },
+      customdata: stats.map((s) => [s.values.length, ciBounds(s)[0], ciBounds(s)[1]]),
+      hovertemplate: "%{x}: mean %{y:.3f} over %{customdata[0]} seed(s)<br>95% CI [%{customdata[1]:.3f}, " +
+        "%{customdata[2]:.3f}]<extra></extra>", showlegend: false }];
+    ms.forEach((r) => {
+      const t = seedDots(r.method, [r.method_label], [r[metric]], "");
+      t.hovertemplate = r.method_label + "<br>seed %{customdata}: %{y:.3f}<extra></extra>";
+      traces.push(t);
+    });
     const shapes = [], annotations = [];
     if (baseline && baseline[metric]) {
-      shapes.push({ type: "line", xref: "paper", x0: 0, x1: 1, y0: baseline[metric].mean, y1: baseline[metric].mean,
-        line: { dash: "dash", color: "#c0392b" } });
-      annotations.push({ xref: "paper", x: 1, y: baseline[metric].mean, text: "ICL " + fmt(baseline[metric].mean),
-        showarrow: false, xanchor: "right", yanchor: "bottom", font: { color: "#c0392b" } });
+      const y = baseline[metric].mean;
+      shapes.push({ type: "line", xref: "paper", x0: 0, x1: 1, y0: y, y1: y, line: { dash: "dash", color: color("icl") } });
+      annotations.push({ xref: "paper", x: 1, y, text: "ICL " + fmt(y), showarrow: false, xanchor: "right",
+        yanchor: "bottom", font: { color: color("icl") } });
     }
-    Plotly.react(el, traces, { title: { text: title }, shapes, annotations, showlegend: false, height: 320,
-      margin: { t: 40, r: 10, b: 40, l: 50 } }, cfg);
+    Plotly.react(document.getElementById(elId), traces, {
+      title: { text: METRICS[metric] + " at N = " + nSel.value }, shapes, annotations, height: 340, margin: MARGIN,
+      xaxis: { title: { text: "method" } }, yaxis: metricAxis(metric), hovermode: "closest",
+    }, cfg);
+  }
+
+  function reliability(task, n) {
+    const holder = clear(document.getElementById("rel-charts"));
+    const rows = data.reliability.filter((r) => r.eval_task === task && r.n === n && r.bins.some((b) => b.count));
+    if (!rows.length) { holder.appendChild(el("p", { className: "muted" }, "No calibration bins (generation tasks have none).")); return; }
+    rows.forEach((r) => {
+      const div = el("div", { className: "rel-panel" });
+      holder.appendChild(div);
+      const bins = r.bins;
+      const centers = bins.map((b) => (b.bin_lower + b.bin_upper) / 2);
+      const width = bins.map((b) => b.bin_upper - b.bin_lower);
+      const summary = data.summary.find((s) => s.eval_task === task && s.n === n && s.method === r.method);
+      const ece = summary && summary.ece ? " · ECE " + fmt(summary.ece.mean) : "";
+      const c = color(r.method);
+      Plotly.react(div, [
+        { type: "scatter", mode: "lines", x: [0, 1], y: [0, 1], line: { dash: "dot", color: "#888" },
+          name: "perfect calibration", hoverinfo: "skip", showlegend: false },
+        { type: "bar", x: centers, width, y: bins.map((b) => (b.count ? b.accuracy : null)),
+          marker: { color: rgba(c, 0.75), line: { color: c, width: 1 } }, showlegend: false,
+          customdata: bins.map((b) => [b.bin_lower, b.bin_upper, b.count, b.confidence]),
+          hovertemplate: "confidence %{customdata[0]:.2f}–%{customdata[1]:.2f} (mean %{customdata[3]:.2f})" +
+            "<br>accuracy %{y:.3f} · %{customdata[2]} predictions<extra></extra>" },
+        { type: "bar", x: centers, width, y: bins.map((b) => b.count), xaxis: "x", yaxis: "y2",
+          marker: { color: "#9aa3b2" }, showlegend: false, hovertemplate: "%{y} predictions<extra></extra>" },
+      ], {
+        title: { text: label(r.method) + ece, font: { size: 13 } }, height: 330, margin: { t: 32, r: 10, b: 44, l: 56 },
+        xaxis: { title: { text: "confidence (predicted probability)" }, range: [0, 1], anchor: "y2" },
+        yaxis: { title: { text: "accuracy" }, range: [0, 1], domain: [0.34, 1] },
+        yaxis2: { title: { text: "count" }, domain: [0, 0.24], rangemode: "tozero" },
+        bargap: 0,
+      }, cfg);
+    });
+  }
+
+  function layerChart(task, n) {
+    const layers = data.layers.filter((r) => r.eval_task === task && r.n === n);
+    const div = document.getElementById("layer-chart");
+    div.hidden = !layers.length;
+    if (!layers.length) return;
+    Plotly.react(div, layers.map((r) => ({ x: r.layer, y: r.cosine, mode: "lines+markers", name: label(r.method),
+      line: { color: color(r.method) }, marker: { color: color(r.method) } })),
+      { title: { text: "Per-layer cosine similarity to ICL activations (N = " + n + ")" },
+        xaxis: { title: { text: "layer" }, dtick: 1 }, yaxis: { title: { text: "cosine similarity" } },
+        height: 340, margin: MARGIN, legend: { orientation: "h", y: -0.25 } }, cfg);
+  }
+
+  function smallEvalWarning(task) {
+    const box = document.getElementById("cmp-warning");
+    const rows = data.summary.filter((r) => r.eval_task === task && r.ece && r.n_examples);
+    const bins = data.ece_bins, need = bins * data.min_examples_per_bin;
+    const fewest = rows.length ? Math.min(...rows.map((r) => r.n_examples)) : null;
+    box.hidden = !(fewest !== null && fewest < need);
+    if (!box.hidden) {
+      box.textContent = "Only " + fewest + " evaluation examples per run on " + task + ": " + bins +
+        "-bin ECE needs about " + need + " (" + data.min_examples_per_bin + " per bin on average) to mean " +
+        "much; with fewer, most bins are empty or hold one or two predictions, and ECE mostly measures sampling " +
+        "noise. Treat the ECE and the reliability diagrams as indicative, or raise the evaluation size.";
+    }
+  }
+
+  function numbersTable(task) {
+    document.getElementById("cmp-caption").textContent =
+      "Each cell: the mean over seeds [95% CI]; spread: " + data.spread + ".";
+    const body = clear(document.querySelector("#cmp-table tbody"));
+    data.summary.filter((r) => r.eval_task === task).forEach((r) => {
+      const cells = ["accuracy", "ece", "ece_equal_mass", "brier", "nll", "mean_similarity"].map((m) => {
+        const s = r[m];
+        if (!s) return el("td", { className: "num" }, "—");
+        const ci = s.ci95 ? " [" + fmt(s.ci95[0]) + ", " + fmt(s.ci95[1]) + "]" : "";
+        return el("td", { className: "num", title: "seeds: " + s.points.map(([seed, v]) => seed + ": " + fmt(v)).join(", ") },
+          fmt(s.mean), el("span", { className: "muted small" }, ci));
+      });
+      const swatch = el("span", { className: "swatch" });
+      swatch.style.background = color(r.method);
+      body.appendChild(el("tr", {}, el("td", {}, swatch, r.method_label),
+        el("td", { className: "num" }, r.n), el("td", { className: "num" }, r.seeds), cells));
+    });
   }
 
   function render() {
     if (!data || !window.Plotly) return;
+    const has = data.summary.length > 0;
+    document.getElementById("cmp-empty").hidden = has;
+    document.getElementById("cmp-body").hidden = !has;
+    if (!has) return;
     const task = taskSel.value, n = Number(nSel.value);
     const rows = data.summary.filter((r) => r.eval_task === task && r.n === n);
-    document.getElementById("cmp-empty").hidden = rows.length > 0;
     const base = data.icl_baseline[task + "|" + n];
-    barChart(document.getElementById("acc-chart"), "accuracy", "Accuracy (" + data.spread + ")", rows, base);
-    barChart(document.getElementById("ece-chart"), "ece", "ECE, 15 equal-width bins", rows, base);
-    const rel = data.reliability.filter((r) => r.eval_task === task && r.n === n && r.bins.length);
-    Plotly.react(document.getElementById("rel-chart"),
-      [{ x: [0, 1], y: [0, 1], mode: "lines", line: { dash: "dot", color: "#999" }, name: "perfect" }].concat(
-        rel.map((r) => ({ x: r.bins.filter((b) => b.count).map((b) => b.confidence),
-          y: r.bins.filter((b) => b.count).map((b) => b.accuracy), mode: "lines+markers",
-          name: data.method_labels[r.method] || r.method,
-          text: r.bins.filter((b) => b.count).map((b) => "n=" + b.count) }))),
-      { title: { text: "Reliability diagram" }, xaxis: { title: "confidence", range: [0, 1] },
-        yaxis: { title: "accuracy", range: [0, 1] }, height: 320, margin: { t: 40, r: 10, b: 40, l: 50 } }, cfg);
-    const layers = data.layers.filter((r) => r.eval_task === task && r.n === n);
-    Plotly.react(document.getElementById("layer-chart"),
-      layers.map((r) => ({ x: r.layer, y: r.cosine, mode: "lines+markers", name: data.method_labels[r.method] || r.method })),
-      { title: { text: "Per-layer cosine similarity to ICL activations" }, xaxis: { title: "layer", dtick: 1 },
-        yaxis: { title: "cosine" }, height: 320, margin: { t: 40, r: 10, b: 40, l: 50 } }, cfg);
-    document.getElementById("cmp-caption").textContent = "Each cell: " + data.spread + ".";
-    document.querySelector("#cmp-table tbody").innerHTML = data.summary
-      .filter((r) => r.eval_task === task)
-      .map((r) => "<tr><td>" + r.method_label + '</td><td class="num">' + r.n + '</td><td class="num">' + r.seeds +
-        "</td>" + ["accuracy", "ece", "ece_equal_mass", "brier", "nll", "mean_similarity"].map((m) =>
-          '<td class="num">' + (r[m] ? fmt(r[m].mean) + (r[m].values.length > 1 ? " ± " + fmt(r[m].std) : "") : "—") + "</td>").join("") +
-        "</tr>").join("");
+    smallEvalWarning(task);
+    againstN("acc-n-chart", "accuracy", task);
+    againstN("ece-n-chart", "ece", task);
+    barsAtN("acc-chart", "accuracy", rows, base);
+    barsAtN("ece-chart", "ece", rows, base);
+    reliability(task, n);
+    layerChart(task, n);
+    numbersTable(task);
     loadExamples();
   }
 
-  function esc(s) { const d = document.createElement("div"); d.textContent = s == null ? "" : String(s); return d.innerHTML; }
+  function predictionCell(p) {
+    if (!p) return el("td", {}, "—");
+    return el("td", { className: p.correct ? "ok" : "bad", title: JSON.stringify(p.label_probs || {}) },
+      (p.correct ? "✓ " : "✗ ") + p.predicted + " ", el("span", { className: "muted small" }, fmt(p.confidence, 2)));
+  }
 
   function loadExamples() {
     const task = taskSel.value, n = nSel.value, seed = seedSel.value;
     if (!task || !n) return;
     fetch("examples.json?" + new URLSearchParams({ eval_task: task, n, seed: seed || 0 }), { credentials: "same-origin" })
       .then((r) => r.json()).then((ex) => {
-        const head = "<tr><th>#</th><th>Input</th><th>Gold</th>" + ex.methods.map((m) => "<th>" + esc(ex.method_labels[m] || m) + "</th>").join("") + "</tr>";
-        document.querySelector("#ex-table thead").innerHTML = head;
+        const head = clear(document.querySelector("#ex-table thead"));
+        head.appendChild(el("tr", {}, el("th", {}, "#"), el("th", {}, "Input"), el("th", {}, "Gold"),
+          ex.methods.map((m) => el("th", {}, (ex.method_labels && ex.method_labels[m]) || m))));
         const rows = ex.examples.filter((e) => {
           if (!disagree.checked) return true;
           const c = Object.values(e.by_method).map((p) => p.correct);
           return c.some(Boolean) && !c.every(Boolean);
         });
-        document.querySelector("#ex-table tbody").innerHTML = rows.slice(0, 500).map((e) => "<tr><td class=\"num\">" + e.index +
-          '</td><td class="mono">' + esc(e.input).slice(0, 200) + '</td><td class="mono">' + esc(e.gold) + "</td>" +
-          ex.methods.map((m) => { const p = e.by_method[m]; if (!p) return "<td>—</td>";
-            return '<td class="' + (p.correct ? "ok" : "bad") + '" title="' + esc(JSON.stringify(p.label_probs || {})) + '">' +
-              (p.correct ? "✓ " : "✗ ") + esc(p.predicted) + ' <span class="muted small">' + fmt(p.confidence, 2) + "</span></td>"; }).join("") +
-          "</tr>").join("");
+        const body = clear(document.querySelector("#ex-table tbody"));
+        rows.slice(0, 500).forEach((e) => body.appendChild(el("tr", {},
+          el("td", { className: "num" }, e.index),
+          el("td", { className: "mono", title: e.input }, String(e.input).slice(0, 200)),
+          el("td", { className: "mono" }, e.gold),
+          ex.methods.map((m) => predictionCell(e.by_method[m])))));
+        document.getElementById("ex-count").textContent = rows.length + " of " + ex.examples.length + " examples" +
+          (rows.length > 500 ? " (first 500 shown)" : "");
       });
   }
 

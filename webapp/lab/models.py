@@ -187,6 +187,10 @@ class Run(models.Model):
     # (a job redelivered after its worker died runs again, up to LAB_MAX_ATTEMPTS)
     worker = models.CharField(max_length=200, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # fraction of the whole run done (all stages and learning-rate trials; services/run_progress.py),
+    # and what training chose, per stage (learning rate, epochs trained, best epoch; results.py)
+    overall_progress = models.FloatField(null=True, blank=True)
+    training = models.JSONField(default=list, blank=True)
 
     class Meta:
         ordering = ["id"]
@@ -226,6 +230,8 @@ class Run(models.Model):
     def progress(self):
         if self.state == self.DONE:
             return 1.0
+        if self.overall_progress is not None:
+            return self.overall_progress
         return (self.step / self.total) if self.total else 0.0
 
     def snapshot(self):
@@ -245,6 +251,9 @@ class Run(models.Model):
             "message": self.message,
             "error": self.error,
             "cancel_requested": self.cancel_requested,
+            "started_at": self.started_at.isoformat() if self.started_at else None,
+            "finished_at": self.finished_at.isoformat() if self.finished_at else None,
+            "training": self.training,
         }
 
 

@@ -19,8 +19,8 @@ import numpy as np
 
 from .metrics import expected_calibration_error
 
-SPREAD_CONVENTION = ("mean ± sample standard deviation (n-1) over seeds; 95% CI = mean ± "
-                     "t(0.975, n-1)·sd/sqrt(n), clipped to the metric's range")
+SPREAD_CONVENTION = ("mean ± sample sd (ddof=1) over seeds; 95% CI = mean ± t(0.975, n-1)·sd/sqrt(n), "
+                     "clipped to the metric's range")
 BOOTSTRAP_RESAMPLES = 2000
 CONFIDENCE = 0.95
 
@@ -39,7 +39,8 @@ class Spread:
 
 def spread(values, bounds: tuple[float, float] | None = None) -> Spread | None:
     """Mean, sample std and 95% t-interval of the values that are not None; None if
-    there are none. `bounds`: the metric's range, e.g. (0, 1) for accuracy and ECE."""
+    there are none. `bounds`: the metric's range, e.g. (0, 1) for accuracy and ECE (None for
+    an open end, e.g. (0, None) for NLL)."""
     data = np.asarray([v for v in values if v is not None], dtype=np.float64)
     if data.size == 0:
         return None
@@ -52,7 +53,8 @@ def spread(values, bounds: tuple[float, float] | None = None) -> Spread | None:
     half = float(t.ppf(0.5 + CONFIDENCE / 2, data.size - 1)) * std / math.sqrt(data.size)
     low, high = mean - half, mean + half
     if bounds is not None:
-        low, high = max(low, bounds[0]), min(high, bounds[1])
+        low = low if bounds[0] is None else max(low, bounds[0])
+        high = high if bounds[1] is None else min(high, bounds[1])
     return Spread(mean, std, int(data.size), low, high)
 
 

@@ -66,11 +66,15 @@ class StageTrainer:
             start_state = trainable_state(self.model)
             best: StageResult | None = None
             best_state = start_state
-            for lr in self.settings.lr:
+            reporter = self.reporter
+            for trial, lr in enumerate(self.settings.lr):
                 load_trainable_state(self.model, start_state)
+                # every event of this trial says which one it is (a progress bar spans the trials)
+                self.reporter = reporter.child(lr_trial=trial, lr_trials=len(self.settings.lr), lr=lr)
                 result, state = self._run_one_lr(stage, lr, train, dev)
                 if best is None or result.best_dev_loss < best.best_dev_loss:
                     best, best_state = result, state
+            self.reporter = reporter
             load_trainable_state(self.model, best_state)
         self.model.eval()
         return best

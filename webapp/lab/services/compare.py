@@ -1,23 +1,43 @@
 """Aggregate an experiment's results for the compare charts and tables (JSON-ready).
 
-Spread over seeds: the sample standard deviation (ddof=1, `statistics.stdev`), the same
-convention as the CLI's summary (`workers.engine.runner.aggregate`); one seed has no spread
-(0). Every table and chart caption says so (SPREAD_CAPTION)."""
-import statistics
+Spread over seeds: `workers.engine.stats.spread` (sample sd, ddof=1, and a 95% t-interval
+clipped to the metric's range), the one convention of the CLI, the pages and the exports;
+one seed has no spread (0, no interval). Every table and chart caption says so (SPREAD_CAPTION)."""
 from collections import defaultdict
+
+from workers.engine.stats import SPREAD_CONVENTION, spread
 
 from ..models import METHOD_CHOICES, METHOD_LABELS, EvalResult, Prediction
 
 METHOD_ORDER = [m for m, _ in METHOD_CHOICES]
-SPREAD_CAPTION = "mean ± sample sd (ddof=1) over seeds"
+SPREAD_CAPTION = SPREAD_CONVENTION.split(";")[0]
+
+# The range each metric can take: confidence intervals are clipped to it.
+METRIC_RANGE = {"accuracy": (0.0, 1.0), "ece": (0.0, 1.0), "ece_equal_mass": (0.0, 1.0), "brier": (0.0, 2.0),
+                "nll": (0.0, None), "mean_similarity": (-1.0, 1.0)}
+# Calibration bins of the engine's ECE and the fewest examples per bin on average below
+# which the page warns that ECE is mostly sampling noise.
+ECE_BINS = 15
+MIN_EXAMPLES_PER_BIN = 10
 
 
-def _stats(values):
+def _stats(values, bounds=None):
+    """Mean, sample sd and the clipped 95% t-interval over seeds: the engine's one convention
+    (workers/engine/stats.spread), shared with the CLI and the exports."""
     vals = [v for v in values if v is not None]
     if not vals:
         return None
-    std = statistics.stdev(vals) if len(vals) > 1 else 0.0
-    return {"mean": statistics.fmean(vals), "std": std, "min": min(vals), "max": max(vals), "values": vals}
+    s = spread(vals, bounds)
+    return {"mean": s.mean, "std": s.std or 0.0, "min": min(vals), "max": max(vals), "values": vals,
+            "ci95": None if s.ci_low is None else [s.ci_low, s.ci_high]}
+
+
+def _metric(results, name):
+    """Stats over seeds of one metric, with each seed's value (for hover and dots)."""
+    stats = _stats([getattr(r, name) for r in results], METRIC_RANGE[name])
+    if stats is not None:
+        stats["points"] = [[r.run.seed, getattr(r, name)] for r in results if getattr(r, name) is not None]
+    return stats
 
 
 def _merge_reliability(lists):
@@ -58,8 +78,9 @@ def compare(experiment):
         row = {
             "eval_task": task, "method": method, "method_label": METHOD_LABELS.get(method, method), "n": n,
             "seeds": len(rs),
-            **{m: _stats([getattr(r, m) for r in rs])
-               for m in ("accuracy", "ece", "ece_equal_mass", "brier", "nll", "mean_similarity")},
+            # evaluation examples per run (the reliability bins count every scored example)
+            "n_examples": round(sum(sum(int(b.get("count") or 0) for b in r.reliability or []) for r in rs) / len(rs)),
+            **{m: _metric(rs, m) for m in METRIC_RANGE},
         }
         summary.append(row)
         if method == "icl":
@@ -92,6 +113,9 @@ def compare(experiment):
         "methods": sorted({r.run.method for r in results}, key=_order),
         "method_labels": METHOD_LABELS,
         "spread": SPREAD_CAPTION,
+        "method_order": METHOD_ORDER,
+        "ece_bins": ECE_BINS,
+        "min_examples_per_bin": MIN_EXAMPLES_PER_BIN,
         "summary": summary,
         "icl_baseline": baseline,
         "reliability": reliability,

@@ -14,14 +14,17 @@ from django.db.models import F
 from django.utils import timezone
 
 from ..models import Experiment, MetricPoint, Run, RunEvent
-from . import broadcast
+from . import broadcast, run_progress
 
 
 def event_dict(event):
-    """Accept the engine's ProgressEvent (with to_dict) or a plain dict."""
+    """Accept the engine's ProgressEvent (with to_dict) or a plain dict. `trial`/`trials`:
+    the learning-rate trial of a training stage, from the event's run context."""
     if hasattr(event, "to_dict"):
         event = event.to_dict()
+    context = event.get("run") or {}
     return {
+        "trial": context.get("lr_trial"), "trials": context.get("lr_trials"), "lr": context.get("lr"),
         "stage": str(event.get("stage", "")),
         "step": int(event.get("step") or 0),
         "total": int(event.get("total") or 0),
@@ -97,6 +100,8 @@ class ProgressRecorder:
         self._last_event = None
         self._cancel_checked = -math.inf
         self._cancel = False
+        self._run_started = None  # (clock, whole-run fraction) at the first event
+        self._stage_progress = 0.0  # whole-run fraction when the current stage began
 
     def __call__(self, event):
         ev = event_dict(event)
@@ -107,17 +112,30 @@ class ProgressRecorder:
                 self.flush(force=True)
             self._stage = ev["stage"]
             self._stage_started = now
+        trial = "" if ev["trial"] is None else f"@{int(ev['trial'])}"  # one loss series per learning-rate trial
         for key, value in ev["values"].items():
             if "loss" in key:
                 self._pending_points.append(
-                    MetricPoint(run_id=self.run.id, series=f"{ev['stage']}/{key}", step=ev["step"], value=value)
+                    MetricPoint(run_id=self.run.id, series=f"{ev['stage']}/{key}{trial}"[:32], step=ev["step"],
+                                value=value)
                 )
         run = self.run
         run.stage, run.step, run.total, run.message = ev["stage"], ev["step"], ev["total"], ev["message"]
-        elapsed = now - self._stage_started
-        if ev["total"] and ev["step"] > 0 and ev["step"] < ev["total"]:
-            run.eta_seconds = round(elapsed / ev["step"] * (ev["total"] - ev["step"]), 1)
-        else:
+        if not run.message and ev["trial"] is not None and ev["trials"] and ev["lr"] is not None:
+            run.message = f"learning rate {ev['lr']:g} (trial {int(ev['trial']) + 1} of {int(ev['trials'])})"
+        # progress and ETA of the whole run (all stages and trials), never reset by a new stage
+        done = run_progress.fraction(run.method, ev["stage"], ev["step"], ev["total"], ev["trial"], ev["trials"])
+        done = max(done, run.overall_progress or 0.0) if self._run_started else done
+        if self._run_started is None:
+            self._run_started = (now, done)
+        if stage_changed:
+            self._stage_progress = done
+        run.overall_progress = round(done, 4)
+        # the rate of the current stage (training is most of a run and slower than the rest), from
+        # its first second on; before that the previous estimate stands
+        if now - self._stage_started >= 1.0 or self._run_started[0] == now:
+            run.eta_seconds = run_progress.eta_seconds(now - self._stage_started, self._stage_progress, done)
+        if ev["stage"] == "done":
             run.eta_seconds = None
         self._last_event = ev
         if stage_changed or ev["stage"] == "done" or now - self._last_flush >= self.min_interval:
@@ -133,7 +151,7 @@ class ProgressRecorder:
         with transaction.atomic():
             Run.objects.filter(id=run.id).update(
                 stage=run.stage, step=run.step, total=run.total, message=run.message[:2000],
-                eta_seconds=run.eta_seconds, heartbeat_at=run.heartbeat_at,
+                eta_seconds=run.eta_seconds, heartbeat_at=run.heartbeat_at, overall_progress=run.overall_progress,
             )
             saved = MetricPoint.objects.bulk_create(points) if points else []
             row = None

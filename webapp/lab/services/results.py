@@ -6,7 +6,8 @@ from pathlib import Path
 from django.conf import settings
 from django.db import transaction
 
-from ..models import Artifact, EvalResult, LayerSimilarity, MetricPoint, Prediction, Task
+from ..models import Artifact, EvalResult, LayerSimilarity, MetricPoint, Prediction, Run, Task
+from . import training_summary
 
 
 def _num(v):
@@ -77,12 +78,10 @@ def _store(run, results, experiment, tasks_by_name, artifact):
             )
         if results and not MetricPoint.objects.filter(run=run).exists():
             # nothing streamed live: keep the loss history the engine returned
-            MetricPoint.objects.bulk_create(
-                MetricPoint(run=run, series=f"{h.get('stage', 'train')}/loss", step=int(h.get("step", 0)),
-                            value=float(h["loss"]))
-                for h in results[0].get("loss_history") or []
-                if _num(h.get("loss")) is not None
-            )
+            MetricPoint.objects.bulk_create(training_summary.history_points(run, results[0].get("loss_history")))
+        if results:
+            run.training = training_summary.summarize(results[0].get("loss_history"))
+            Run.objects.filter(pk=run.pk).update(training=run.training)
         artifact.save()
         Artifact.objects.bulk_create(engine_artifacts(run, results))
 

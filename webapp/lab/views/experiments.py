@@ -5,6 +5,7 @@ from django.db.models import Count
 from django.http import FileResponse, Http404, HttpResponseNotFound
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
+from django.template.defaultfilters import pluralize
 from django.template.loader import render_to_string
 from django.utils.html import format_html
 from django.utils.safestring import mark_safe
@@ -15,7 +16,7 @@ from webapp.teams.services import current_team, record
 
 from ..experiment_form import ExperimentForm
 from ..models import Experiment, Run
-from ..services import cache, dispatch, lifecycle
+from ..services import cache, dispatch, lifecycle, provenance
 from ..services.adapters import NoAdapter, adapter_zip
 from ..services.launch import launch
 
@@ -57,19 +58,37 @@ def experiment_create(request):
         initial = request.session.pop("experiment_prefill", None) or {}
     if request.GET.get("task"):
         initial["train_task"] = request.GET["task"]
+    if request.GET.get("clone", "").isdigit():  # "run again with changes": the form filled in from an experiment
+        source = permissions.readable_experiments(request.user).filter(pk=request.GET["clone"]).first()
+        if source is not None:
+            initial = clone_initial(source)
     if request.method == "POST":
         _posted_tasks_or_404(request, team)
     form = ExperimentForm(request.POST or None, user=request.user, team=team, initial=initial)
     if request.method == "POST" and form.is_valid():
         exp = launch(request.user, {**form.cleaned_data, "team": team}, form.config, form.plan)
-        record(request.user, team, "launch", exp, runs=exp.runs.count())
-        messages.success(request, f"Queued {exp.runs.count()} runs.")
+        count = exp.runs.count()
+        record(request.user, team, "launch", exp, runs=count)
+        messages.success(request, f"Queued {count} run{pluralize(count)}.")
         return redirect("experiment-detail", pk=exp.pk)
     return render(request, "lab/experiment_form.html", {"form": form})
 
 
+def clone_initial(exp):
+    """Initial form values from an experiment's settings (its tasks as they are now)."""
+    cfg = exp.config or {}
+    return {
+        "name": f"{exp.name or f'Experiment {exp.pk}'} (again)"[:200], "model_name": exp.model_name,
+        "train_task": exp.train_task_id, "eval_tasks": list(exp.eval_tasks.values_list("pk", flat=True)),
+        "methods": exp.methods, "n_values": ",".join(str(n) for n in exp.n_values), "seeds": exp.seeds,
+        "icl_demos": exp.icl_demos, "eval_size": exp.eval_size, "similarity_size": cfg.get("similarity_size"),
+        "adapter_type": exp.adapter_type, "lora_r": exp.lora_r, "lora_alpha": exp.lora_alpha,
+        "target_modules": ",".join(exp.target_modules or []),
+    }
+
+
 RUN_ROW_FIELDS = ("id", "experiment_id", "method", "n", "seed", "state", "stage", "step", "total", "message",
-                  "error")
+                  "error", "overall_progress", "eta_seconds", "training")
 
 
 CSRF_PLACEHOLDER = "@@csrf-input@@"
@@ -106,6 +125,7 @@ def experiment_detail(request, pk):
         "runs_html": run_rows_html(request, exp, can_cancel),
         "eval_tasks": exp.eval_tasks.only("name"),
         "can_cancel": can_cancel,
+        "provenance": provenance.describe(exp),
         **experiment_team_context(request, exp),
     })
 

@@ -1,0 +1,38 @@
+// Form behaviour for every page (no inline handlers: the Content-Security-Policy allows
+// script only from static files):
+// - forms with data-confirm ask before they submit;
+// - a <select data-autosubmit> submits its form when changed (the team switcher);
+// - an <input data-select-on-focus> selects its text when clicked (a share link to copy);
+// - a submitted form's button is disabled and says it is working (no double submit while a
+//   slow check runs, e.g. the experiment form checking a model), until the page is shown again.
+(function () {
+  document.addEventListener("submit", function (e) {
+    const form = e.target.closest ? e.target.closest("form[data-confirm]") : null;
+    if (form && !window.confirm(form.dataset.confirm)) e.preventDefault();
+  }, true);
+
+  document.addEventListener("submit", function (e) {
+    if (e.defaultPrevented || (e.target.method || "").toLowerCase() !== "post") return;
+    const button = e.submitter || e.target.querySelector("button[type=submit], button:not([type])");
+    if (!button || button.name) return;  // a named button's value must still be sent
+    button.dataset.label = button.textContent;
+    button.textContent = e.target.classList.contains("experiment-form")
+      ? "Checking the model and tasks…" : "Working…";
+    button.classList.add("busy");
+    setTimeout(function () { button.disabled = true; }, 0);  // after the browser has read the form
+  });
+
+  document.addEventListener("change", function (e) {
+    if (e.target.matches && e.target.matches("select[data-autosubmit]")) e.target.form.submit();
+  });
+
+  document.addEventListener("click", function (e) {
+    if (e.target.matches && e.target.matches("input[data-select-on-focus]")) e.target.select();
+  });
+
+  window.addEventListener("pageshow", function () {  // back button: the page comes from the cache
+    document.querySelectorAll("button.busy").forEach(function (b) {
+      b.disabled = false; b.classList.remove("busy"); b.textContent = b.dataset.label;
+    });
+  });
+})();
