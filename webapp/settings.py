@@ -248,7 +248,7 @@ LOGGING = {
         "webapp": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
         # every 500 with its traceback, on the server only (Django logs it here; without a
         # handler it went nowhere when DEBUG is off)
-        "django.request": {"handlers": ["console"], "level": "ERROR", "propagate": True,
+        "django.request": {"handlers": ["console"], "level": "WARNING", "propagate": True,
                            "filters": ["redact_share_tokens"]},
         # request paths may hold a share token (/s/<token>/): redacted before any handler sees them
         **{name: {"filters": ["redact_share_tokens"]} for name in (

@@ -14,7 +14,9 @@ from webapp.lab.services.results import store_results
 from webapp.lab.services.training_summary import summarize
 from workers.engine.progress import ProgressEvent
 
-from .conftest import experiment_post, fake_result, make_sft_experiment, make_task, FakeKey
+from workers.engine.plan import RunKey as FakeKey
+
+from .conftest import experiment_post, fake_result, make_run, make_sft_experiment, make_task
 
 
 def trial_event(stage, step, total, trial, trials=3, lr=1e-3, **values):
@@ -26,7 +28,7 @@ def trial_event(stage, step, total, trial, trials=3, lr=1e-3, **values):
 def test_progress_and_eta_span_every_learning_rate_trial(user):
     """Each trial restarts the engine's step counter; the run's bar and ETA do not."""
     exp = make_sft_experiment(user)
-    run = Run.objects.create(experiment=exp, method="sft", n=4, seed=0)
+    run = make_run(exp)
     clock = [0.0]
     rec = ProgressRecorder(run, min_interval=0.0, clock=lambda: clock[0])
     progress, etas = [], []
@@ -64,7 +66,7 @@ def test_training_summary_follows_the_engine_rules():
 @pytest.mark.django_db
 def test_run_stores_what_training_chose(user):
     exp = make_sft_experiment(user)
-    run = Run.objects.create(experiment=exp, method="sft", n=4, seed=0, state="running")
+    run = make_run(exp, state="running")
     res = fake_result(FakeKey("sft", 4, 0), exp.train_task.name)
     res["loss_history"] = [{"stage": "sft", "step": 0, "epoch": 0, "dev_loss": 1.0, "lr": 0.01},
                            {"stage": "sft", "step": 3, "epoch": 1, "loss": 0.7, "dev_loss": 0.6, "lr": 0.01},
@@ -90,7 +92,7 @@ def test_confidence_interval_is_a_clipped_t_interval():
 def test_results_json_has_clipped_intervals_seed_points_and_eval_size(user):
     exp = make_sft_experiment(user)
     for seed, acc in enumerate([0.95, 1.0, 0.9]):
-        run = Run.objects.create(experiment=exp, method="sft", n=4, seed=seed, state="done")
+        run = make_run(exp, seed=seed, state="done")
         er = EvalResult.objects.create(run=run, eval_task_name="sentiment", accuracy=acc, ece=0.01 * seed,
                                        reliability=[{"bin_lower": 0.0, "bin_upper": 1.0, "confidence": 0.9,
                                                      "accuracy": acc, "count": 8}])
@@ -136,7 +138,7 @@ def test_what_was_run_is_frozen_at_launch(client_in, user):
     section = html[html.index('id="provenance"'):html.index('id="loss"')]
     assert original in section and "renamed-later" not in section
     assert template.replace("\n", "\n") in section and "Changed:" not in section
-    assert "<td class=\"num\">10</td>" in section  # the 10 examples it ran with
+    assert "<td class=\"num\">12</td>" in section  # the 12 examples it ran with
     assert "lr=0.001, 0.01, 0.03" in section and "(default)" in section
 
 
