@@ -70,7 +70,7 @@ def test_share_link_in_a_fresh_browser(app_server, tmp_path):  # noqa: F811
             visitor = visitor_ctx.new_page()
             visitor.set_default_timeout(30_000)
             assert visitor.goto(url).status == 200
-            for chart in ("#acc-chart", "#ece-chart", "#rel-chart", "#layer-chart"):
+            for chart in ("#acc-n-chart", "#acc-chart", "#ece-chart", "#rel-charts", "#layer-chart"):
                 visitor.wait_for_selector(f"{chart} svg.main-svg", state="attached")
             visitor.wait_for_function(
                 "() => document.querySelector('#cmp-table tbody').innerText.includes('SFT')")
