@@ -141,8 +141,13 @@ def test_two_workers_convert_once_and_never_see_half_a_model(tmp_path, monkeypat
     assert [d.name for d in final.parent.iterdir() if d.is_dir()] == [final.name]  # no temp dir left
 
 
-def test_cache_key_changes_when_the_file_changes(tmp_path):
+def test_cache_key_follows_the_content_not_the_place(tmp_path):
     path = write_gguf(tmp_path / "tiny.gguf")
-    before = gguf_convert.cache_key(path)
-    os.utime(path, ns=(1, 1))
-    assert gguf_convert.cache_key(path) != before
+    copy = tmp_path / "elsewhere" / "tiny.gguf"
+    copy.parent.mkdir()
+    copy.write_bytes(path.read_bytes())
+    os.utime(copy, ns=(1, 1))
+    assert gguf_convert.cache_key(copy) == gguf_convert.cache_key(path)
+    (tmp_path / "other").mkdir()
+    other = write_gguf(tmp_path / "other" / "tiny.gguf", arch="qwen2")
+    assert gguf_convert.cache_key(other) != gguf_convert.cache_key(path)

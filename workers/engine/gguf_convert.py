@@ -7,7 +7,7 @@ from the same config (without the quantisation config) and saved as fp32
 safetensors with the tokenizer; every later load reads that directory (0.1 s).
 
 The cache directory is `LAB_MODEL_CACHE` (default `var/models` in the
-repository); each conversion is keyed by the file's name, size and mtime. It is
+repository); each conversion is keyed by the file's size and a hash of its first and last 4 MiB. It is
 written to a temporary directory and renamed into place under a file lock, so
 two workers starting together convert once and never see a half-written model.
 
@@ -33,6 +33,7 @@ REPO_ROOT = Path(__file__).resolve().parents[2]
 HUB_GGUF = re.compile(r"^(?P<repo>[\w.-]+/[\w.-]+):(?P<file>[^:]+\.gguf)$", re.IGNORECASE)
 SOURCE_FILE = "gguf_source.json"
 LOCK_TIMEOUT_S = 1800
+KEY_BYTES = 4 << 20
 
 
 def cache_root() -> Path:
@@ -76,8 +77,17 @@ def gguf_source(name: str) -> Path | None:
 
 
 def cache_key(path: Path) -> str:
-    st = path.stat()
-    digest = hashlib.sha256(f"{path.name}|{st.st_size}|{st.st_mtime_ns}".encode()).hexdigest()[:16]
+    """The file's stem and a digest of its size and first and last 4 MiB (the header with all
+    metadata, and the last tensors): stable when the same file is reinstalled elsewhere,
+    different for a different file, and quick for a file of many GB."""
+    size = path.stat().st_size
+    h = hashlib.sha256(f"{size}|".encode())
+    with open(path, "rb") as f:
+        h.update(f.read(KEY_BYTES))
+        if size > 2 * KEY_BYTES:
+            f.seek(size - KEY_BYTES)
+        h.update(f.read(KEY_BYTES))
+    digest = h.hexdigest()[:16]
     stem = re.sub(r"[^\w.-]", "_", path.stem)[:60]
     return f"{stem}-{digest}"
 

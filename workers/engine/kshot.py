@@ -21,7 +21,9 @@ def kshot_prompts(task: Task, k: int, eval_size: int, seed: int = 0, eval_task: 
     eval_task = eval_task or task
     pool = training_pool(task, eval_size)
     queries = eval_set(eval_task, eval_size)
-    rng = rng_for("kshot", task.name, k, seed)
+    # seeded by the pool's texts, not the task's name: tasks that differ only in their label
+    # assignment (counterbalanced pairs) get the same demonstrations, relabelled
+    rng = rng_for("kshot", k, seed, len(pool), *(e.input for e in pool[:8]))
     prompts = []
     for q in queries:
         demos = [pool[i] for i in rng.permutation(len(pool))[:k]] if k else []

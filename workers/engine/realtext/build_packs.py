@@ -55,9 +55,11 @@ PACKS = [
                                                "artifact": "artifact"},
      "description": "WordNet definitions: an animal, a plant, a food or an artifact (a thing people make)?"},
     {"name": "wordnet-remapped-a", "classes": {"left": "animal", "right": "plant"}, "remapped": True,
+     "order_key": "wordnet-remapped",
      "description": "WordNet definitions of animals ('left') and plants ('right'): the labels mean nothing, "
                     "so only the demonstrations teach the mapping. Pair with wordnet-remapped-b (labels swapped)."},
     {"name": "wordnet-remapped-b", "classes": {"right": "animal", "left": "plant"}, "remapped": True,
+     "order_key": "wordnet-remapped",
      "description": "WordNet definitions of animals ('right') and plants ('left'): the labels of "
                     "wordnet-remapped-a swapped; average the two to cancel the model's label prior."},
     {"name": "wordnet-person-or-artifact", "classes": {"person": "person", "artifact": "artifact"},
@@ -147,8 +149,9 @@ def build_pack(spec: dict, definitions, usages, used_offsets: set) -> dict:
     for label, rows in by_label.items():
         if len(rows) < per_label_eval + per_label_pool:
             raise SystemExit(f"{name}: only {len(rows)} usable texts for '{label}'")
-    evals = _balanced({k: v[:per_label_eval] for k, v in by_label.items()}, EVAL_SIZE, name + "|eval")
-    pool = _balanced({k: v[per_label_eval:] for k, v in by_label.items()}, POOL_SIZE, name + "|pool")
+    order_key = spec.get("order_key", name)  # packs sharing it list the same texts in the same order
+    evals = _balanced({k: v[:per_label_eval] for k, v in by_label.items()}, EVAL_SIZE, order_key + "|eval")
+    pool = _balanced({k: v[per_label_eval:] for k, v in by_label.items()}, POOL_SIZE, order_key + "|pool")
     if not spec.get("usage"):
         used_offsets.update(r[1] for rows in by_label.values() for r in rows[:per_label_eval + per_label_pool])
     assert not {e["input"] for e in evals} & {e["input"] for e in pool}
