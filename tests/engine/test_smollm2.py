@@ -92,7 +92,7 @@ def test_icl_learns_the_remapped_labels_from_demonstrations(smol):
 
 def test_short_ia2_lowers_its_loss_and_moves_closer_to_icl_than_sft(smol):
     cfg = {"model": "smollm2-135m", "device": "cpu", "task": "wordnet-animal-or-plant", "n": [4], "seeds": [0],
-           "eval_size": 4, "similarity_size": 4, "training": {"lr": [1e-3], "max_epochs": 3, "patience": 3}}
+           "eval_size": 4, "similarity_size": 4, "training": {"lr": [1e-3], "max_epochs": 6, "patience": 6}}
     clear_memory_cache()
     runs = {m: execute_run(cfg, RunKey(m, 4, 0))[0] for m in ("ia2", "sft")}
     dev = [h["dev_loss"] for h in runs["ia2"]["loss_history"] if "dev_loss" in h]
