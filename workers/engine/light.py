@@ -9,7 +9,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from .errors import ModelLoadError
-from .models import _explain, resolve_model_path
+from .models import explain_load_error, resolve_model_path
 
 
 @dataclass
@@ -26,7 +26,7 @@ class LightTokenizer:
 
 
 def _fetch(name: str, filename: str) -> Path | None:
-    path = Path(resolve_model_path(name))
+    path = Path(resolve_model_path(name, convert_here=False))
     if path.is_dir():
         candidate = path / filename
         return candidate if candidate.exists() else None
@@ -36,7 +36,7 @@ def _fetch(name: str, filename: str) -> Path | None:
         return Path(hf_hub_download(str(path), filename))
     except Exception as exc:  # offline, gated, wrong id, or the file does not exist
         if filename == "config.json" or "EntryNotFound" not in type(exc).__name__:
-            raise ModelLoadError(name, _explain(name, exc)) from None
+            raise ModelLoadError(name, explain_load_error(name, exc)) from None
         return None
 
 

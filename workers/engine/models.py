@@ -1,4 +1,4 @@
-"""Loading a causal LM and its tokenizer by hub id, local directory or "embedded".
+"""Loading a causal LM and its tokenizer by hub id, local directory, GGUF file or "embedded".
 
 Chooses the device (CUDA when present, else CPU) and dtype (bf16 on GPU, fp32 on
 CPU) unless told, and turns every way loading can fail into one ModelLoadError
@@ -15,38 +15,93 @@ EMBEDDED_NAME = "embedded"
 EMBEDDED_DIR = Path(__file__).parent / "embedded" / "model"
 
 
-def resolve_model_path(name: str) -> str:
-    """The path or hub id that from_pretrained should receive."""
+def resolve_model_path(name: str, convert_here: bool = True) -> str:
+    """The path or hub id that from_pretrained should receive.
+
+    A GGUF spec (a registered GGUF model such as 'smollm2-135m', a `.gguf` path, or
+    'org/repo:file.gguf') resolves to its converted directory, converting it first
+    if needed: in this process, or in a child process when `convert_here` is False
+    (torch-free callers such as the web process).
+    """
     if not name or not str(name).strip():
-        raise ModelLoadError(str(name), "no model given; use 'embedded', a Hugging Face id such as "
-                                        "'Qwen/Qwen3-4B-Base', or a local directory")
+        raise ModelLoadError(str(name), "no model given; use 'embedded', 'smollm2-135m', a Hugging Face id "
+                                        "such as 'Qwen/Qwen3-4B-Base', a local directory or a .gguf file")
     name = str(name).strip()
     if name == EMBEDDED_NAME:
         if not (EMBEDDED_DIR / "config.json").exists():
             raise ModelLoadError(name, f"the embedded model is missing from {EMBEDDED_DIR}; "
                                        "retrain it with `python -m workers.engine.embedded.train`")
         return str(EMBEDDED_DIR)
+    from . import gguf_convert
+
+    if gguf_convert.is_gguf_spec(name):
+        path = gguf_convert.gguf_source(name)
+        if convert_here:
+            return str(gguf_convert.ensure_converted(path, name))
+        return str(gguf_convert.ensure_converted_elsewhere(path, name))
     return name
 
 
-def _explain(name: str, exc: Exception) -> str:
+def _hub_errors():
+    from huggingface_hub import errors
+
+    return errors
+
+
+def _chain(exc: BaseException):
+    seen = set()
+    while exc is not None and id(exc) not in seen:
+        seen.add(id(exc))
+        yield exc
+        exc = exc.__cause__ or exc.__context__
+
+
+OFFLINE_MESSAGE = ("it is not in the local cache and the Hugging Face hub cannot be reached from this machine; "
+                   "download it elsewhere and pass its local directory (or .gguf file), or check the id")
+
+
+def _typed_explanation(exc: Exception) -> str | None:
+    """The message for huggingface_hub's typed errors anywhere in the exception chain."""
+    errors = _hub_errors()
+    chain = list(_chain(exc))
+    for kind, message in (
+        (errors.GatedRepoError, "this model is gated on the Hugging Face hub: accept its licence on the model "
+                                "page and set HF_TOKEN, or download it and pass the local directory"),
+        (errors.RepositoryNotFoundError, "no such model on the Hugging Face hub (or it is private); check the "
+                                         "id (e.g. 'Qwen/Qwen3-4B-Base') or set HF_TOKEN"),
+        (errors.RevisionNotFoundError, "that revision does not exist in the repository; check the branch or tag"),
+        (errors.RemoteEntryNotFoundError, "the repository exists but has no such file; check the file name"),
+        (errors.HFValidationError, "this is not a valid Hugging Face id ('org/name'), an existing local "
+                                   "directory or a .gguf file"),
+        (errors.LocalEntryNotFoundError, OFFLINE_MESSAGE),
+        (errors.OfflineModeIsEnabled, OFFLINE_MESSAGE),
+    ):
+        if any(isinstance(e, kind) for e in chain):
+            return message
+    if any(type(e).__name__ in ("ConnectError", "ConnectTimeout", "gaierror") for e in chain):
+        return OFFLINE_MESSAGE
+    return None
+
+
+def explain_load_error(name: str, exc: Exception) -> str:
+    """One sentence saying why a model could not be loaded and what to do."""
     text = f"{type(exc).__name__}: {exc}"
     low = text.lower()
     looks_local = name.startswith((".", "/", "~")) or os.sep in name and Path(name).exists()
     if looks_local or Path(name).exists():
         return (f"the directory '{name}' is not a loadable Hugging Face model "
                 "(it needs config.json, weights and tokenizer files)")
+    typed = _typed_explanation(exc)
+    if typed:
+        return typed
+    # transformers raises plain OSErrors for some hub failures; fall back to their wording
     if "gated" in low or "401" in low or "403" in low or "restricted" in low:
         return ("this model is gated on the Hugging Face hub: accept its licence on the model page "
                 "and set HF_TOKEN, or download it and pass the local directory")
     if "404" in low or "not a valid model identifier" in low or "repository not found" in low:
         return "no such model on the Hugging Face hub; check the id (e.g. 'Qwen/Qwen3-4B-Base')"
-    offline = os.environ.get("HF_HUB_OFFLINE") == "1" or "offline" in low or "connect" in low \
-        or "resolve" in low or "network" in low or "couldn't find" in low or "cannot find" in low \
-        or "does not appear to have" in low or "max retries" in low
-    if offline:
-        return ("it is not in the local cache and the Hugging Face hub cannot be reached from this "
-                "machine; download it elsewhere and pass its local directory, or check the id")
+    if os.environ.get("HF_HUB_OFFLINE") == "1" or "couldn't connect" in low or "offline" in low:
+        return OFFLINE_MESSAGE
     return f"could not be loaded ({text.splitlines()[0][:200]})"
 
 
@@ -58,7 +113,7 @@ def load_tokenizer(name: str):
     try:
         tok = AutoTokenizer.from_pretrained(path)
     except Exception as exc:  # every failure becomes one clear message
-        raise ModelLoadError(name, _explain(name, exc)) from None
+        raise ModelLoadError(name, explain_load_error(name, exc)) from None
     if tok.pad_token is None:
         tok.pad_token = tok.eos_token if tok.eos_token is not None else tok.unk_token
     tok.padding_side = "left"
@@ -128,7 +183,7 @@ def load_model(name: str, device: Optional[str] = None, dtype: Optional[str] = N
     try:
         model = AutoModelForCausalLM.from_pretrained(path, dtype=torch_dtype)
     except Exception as exc:
-        raise ModelLoadError(name, _explain(name, exc)) from None
+        raise ModelLoadError(name, explain_load_error(name, exc)) from None
     model.to(dev).eval()
     for p in model.parameters():
         p.requires_grad_(False)

@@ -12,6 +12,7 @@ from pathlib import Path
 from .errors import ConfigError
 
 PACKS_DIR = Path(__file__).parent / "embedded" / "packs"
+REALTEXT_PACKS_DIR = Path(__file__).parent / "realtext" / "packs"  # WordNet packs (realtext/build_packs.py)
 KINDS = ("classification", "generation")
 PARSERS = ("plain", "gsm8k", "boxed")
 DEMO_SEPARATOR = "\n\n"
@@ -122,7 +123,8 @@ def task_from_dict(d: dict) -> Task:
 
 def builtin_tasks() -> list[dict]:
     """The built-in task packs as dicts (pure data: no torch needed)."""
-    return [json.loads(p.read_text()) for p in sorted(PACKS_DIR.glob("*.json"))]
+    paths = sorted(PACKS_DIR.glob("*.json")) + sorted(REALTEXT_PACKS_DIR.glob("*.json"))
+    return [json.loads(p.read_text()) for p in paths]
 
 
 def get_task(spec) -> Task:

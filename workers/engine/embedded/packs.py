@@ -3,9 +3,17 @@
     python -m workers.engine.embedded.packs
 
 Each pack is an ordinary task (the model's canonical template "{x} ", a label set,
-an example pool of 120 and 200 evaluation examples) that any model can run. `held_out` is true when its label
-tuple is made only of held-out label words, so the embedded model never saw that
-assignment in training. The output is deterministic.
+an example pool of 120 and 200 evaluation examples, distinct and disjoint from the
+pool) that any model can run. `held_out` is true when its label tuple is made only
+of held-out label words, so the embedded model never saw that assignment in
+training. The output is deterministic.
+
+Counterbalanced: a pack with held-out labels also ships in every cyclic rotation of
+its label assignment (`-r1`, `-r2`: the same sentences, each label word naming the
+next class). The model has priors for label words (at 0-shot it answers 'A' for
+fruit 99% of the time), so one assignment alone can sit far from chance without
+any learning; averaged over all rotations, any predictor that ignores the
+demonstrations scores exactly chance.
 """
 import json
 from pathlib import Path
@@ -13,7 +21,7 @@ from pathlib import Path
 import numpy as np
 
 from .corpus import CANONICAL_TEMPLATE, sample_input
-from .world import FRAMES, HELD_OUT_FRAMES, HELD_OUT_LABEL_WORDS
+from .world import CATEGORIES, FRAMES, HELD_OUT_FRAMES, HELD_OUT_LABEL_WORDS
 
 PACKS_DIR = Path(__file__).parent / "packs"
 POOL_SIZE = 120
@@ -34,11 +42,28 @@ PACKS = [
                                           "fish": ("fish", "salmon trout shark tuna")},
      "description": "Name the kind of creature in the sentence: animal, bird or fish (labels the model "
                     "learned in training, so it knows them without demonstrations)."},
-    {"name": "bird-or-vegetable", "classes": {"yes": ("bird", "eagle owl duck goose"), "no": ("vegetable", "carrot potato onion pea")},
+    {"name": "bird-or-vegetable", "classes": {"yes": ("bird", " ".join(CATEGORIES["bird"])),
+                                              "no": ("vegetable", " ".join(CATEGORIES["vegetable"]))},
      "frames": "held_out",
      "description": "Out-of-distribution partner of animal-or-fruit: a bird (yes) or a vegetable (no), "
-                    "in sentence shapes never seen in training."},
+                    "in sentence shapes never seen in training (all 16 words of each category, so that "
+                    "320 distinct sentences exist)."},
 ]
+
+
+def rotations(spec: dict) -> list[dict]:
+    """The spec and, when its labels are held-out words, every cyclic rotation of its label assignment."""
+    labels = list(spec["classes"])
+    if not all(label in HELD_OUT_LABEL_WORDS for label in labels):
+        return [spec]
+    out = [spec]
+    for r in range(1, len(labels)):
+        classes = {labels[(i + r) % len(labels)]: spec["classes"][label] for i, label in enumerate(labels)}
+        named = ", ".join(f"{cat} = {label}" for label, (cat, _) in classes.items())
+        out.append({**spec, "name": f"{spec['name']}-r{r}", "classes": classes, "rotation_of": spec["name"],
+                    "description": f"{spec['name']} with its labels rotated ({named}); average the rotations "
+                                   "to cancel the model's label priors."})
+    return out
 
 
 def _examples(rng, classes: dict, frames: list[str], count: int, exclude: set) -> list[dict]:
@@ -46,26 +71,34 @@ def _examples(rng, classes: dict, frames: list[str], count: int, exclude: set) -
     while enough distinct sentences remain."""
     labels = list(classes)
     out, seen = [], set(exclude)
-    for attempt in range(count * 50):
+    for _ in range(count * 200):
         if len(out) == count:
             break
         label = labels[len(out) % len(labels)]
         cat, words = classes[label]
         text = sample_input(rng, [cat], frames, {cat: words.split()})
-        if text in seen and attempt < count * 40:
+        if text in seen:
             continue
         seen.add(text)
         out.append({"input": text, "output": label})
+    if len(out) < count:
+        raise ValueError(f"only {len(out)} distinct sentences for {count} examples; use more keywords or frames")
     order = rng.permutation(len(out))
     return [out[i] for i in order]
 
 
 def build_pack(spec: dict, seed: int = 0) -> dict:
-    rng = np.random.default_rng([seed, sum(map(ord, spec["name"]))])
-    frames = HELD_OUT_FRAMES if spec.get("frames") == "held_out" else FRAMES
     labels = list(spec["classes"])
-    pool = _examples(rng, spec["classes"], frames, POOL_SIZE, set())
-    evals = _examples(rng, spec["classes"], frames, EVAL_SIZE, {e["input"] for e in pool})
+    if "rotation_of" in spec:  # the original's sentences, in its order, each label moved on
+        original = build_pack(next(p for p in PACKS if p["name"] == spec["rotation_of"]), seed)
+        rename = dict(zip(original["labels"], labels))
+        pool = [{"input": e["input"], "output": rename[e["output"]]} for e in original["examples"]]
+        evals = [{"input": e["input"], "output": rename[e["output"]]} for e in original["eval_examples"]]
+    else:
+        rng = np.random.default_rng([seed, sum(map(ord, spec["name"]))])
+        frames = HELD_OUT_FRAMES if spec.get("frames") == "held_out" else FRAMES
+        pool = _examples(rng, spec["classes"], frames, POOL_SIZE, set())
+        evals = _examples(rng, spec["classes"], frames, EVAL_SIZE, {e["input"] for e in pool})
     return {"name": spec["name"], "description": spec["description"], "kind": "classification",
             "input_template": CANONICAL_TEMPLATE, "labels": labels,
             "held_out": all(label in HELD_OUT_LABEL_WORDS for label in labels),
@@ -75,7 +108,7 @@ def build_pack(spec: dict, seed: int = 0) -> dict:
 def write_packs() -> list[Path]:
     PACKS_DIR.mkdir(exist_ok=True)
     paths = []
-    for spec in PACKS:
+    for spec in [r for spec in PACKS for r in rotations(spec)]:
         path = PACKS_DIR / f"{spec['name']}.json"
         path.write_text(json.dumps(build_pack(spec), indent=1) + "\n")
         paths.append(path)
