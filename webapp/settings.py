@@ -176,6 +176,9 @@ LAB_HEARTBEAT_TIMEOUT = env.int("LAB_HEARTBEAT_TIMEOUT", default=30)
 LAB_REAPER_INTERVAL = env.float("LAB_REAPER_INTERVAL", default=10.0)
 # a run whose worker died is started again by the redelivered job up to this many times
 LAB_MAX_ATTEMPTS = env.int("LAB_MAX_ATTEMPTS", default=2)
+# the periodic sweep sends queued runs committed more than this many seconds ago and never
+# sent (the launching process died between commit and send); see services/dispatch.py
+LAB_DISPATCH_GRACE = env.float("LAB_DISPATCH_GRACE", default=15.0)
 # HTTP worker processes in Redis mode (uvicorn --workers); embedded mode always serves
 # with one daphne process (the in-memory channel layer and the worker thread live in it)
 WEB_CONCURRENCY = env.int("WEB_CONCURRENCY", default=max(2, os.cpu_count() or 1))

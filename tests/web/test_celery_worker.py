@@ -44,12 +44,13 @@ def redis_mode(settings, tmp_path):
     point_celery_at("memory://")
 
 
-def _start_worker(redis_mode, name="worker", heartbeat_timeout=300, **kw):
+def _start_worker(redis_mode, name="worker", heartbeat_timeout=300, env_extra=None, **kw):
     tmp = redis_mode["tmp"]
     env = service_env(DATABASE_URL=redis_mode["db_url"], REDIS_URL=REDIS_URL, LAB_EXECUTOR="celery",
                       MEDIA_ROOT=tmp / "media", LAB_VAR_DIR=tmp / "var", LAB_HEARTBEAT_TIMEOUT=heartbeat_timeout,
                       LAB_REAPER_INTERVAL=2,  # production: 10 s
-                      OMP_NUM_THREADS=1)  # one thread, like the in-process comparison (and kind to a shared CPU)
+                      OMP_NUM_THREADS=1,  # one thread, like the in-process comparison (and kind to a shared CPU)
+                      **(env_extra or {}))
     return CeleryWorker(tmp / f"{name}.log", env, **kw).wait_ready()
 
 

@@ -182,10 +182,15 @@ class Run(models.Model):
     # (a job redelivered after its worker died runs again, up to LAB_MAX_ATTEMPTS)
     worker = models.CharField(max_length=200, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
+    # the outbox (services/dispatch.py): a run is created "to dispatch" (NULL) in the same
+    # transaction as its experiment; the dispatcher sets this once the executor has its job,
+    # and the periodic sweep sends every queued run still NULL after LAB_DISPATCH_GRACE
+    dispatched_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["experiment", "state"])]
+        indexes = [models.Index(fields=["experiment", "state"]),
+                   models.Index(fields=["state", "dispatched_at"], name="lab_run_outbox")]
 
     def __str__(self):
         return f"{self.method} N={self.n} seed={self.seed}"

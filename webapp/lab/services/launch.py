@@ -1,17 +1,14 @@
 """Turn a validated experiment form into an Experiment + its Runs, and queue them.
 
-All or nothing: the broker is checked before anything is written, and if queueing
-still fails after the rows are committed, the experiment is deleted again and the
-broker error propagates (the middleware shows the 503 "Redis unreachable" page).
+The broker is checked before anything is written (Redis down: 503, nothing stored). The
+runs are written "to dispatch" in the same transaction as the experiment (the outbox,
+`services/dispatch.py`) and sent once it commits; if this process dies or the broker goes
+away between commit and send, the periodic sweep sends what is left.
 """
-import logging
-
 from django.db import transaction
 
 from ..models import Experiment, Run
 from . import dispatch
-
-log = logging.getLogger("webapp.lab")
 
 
 def launch(user, data, config, plan):
@@ -31,15 +28,5 @@ def launch(user, data, config, plan):
         runs = Run.objects.bulk_create(Run.for_key(exp, key, queue=queue) for key in plan)
         if any(r.id is None for r in runs):
             runs = list(exp.runs.all())
-        run_ids = [r.id for r in runs]
-        transaction.on_commit(lambda: _enqueue_or_undo(exp.pk, run_ids))
+        dispatch.send_on_commit(r.id for r in runs)
     return exp
-
-
-def _enqueue_or_undo(experiment_id, run_ids):
-    try:
-        dispatch.enqueue_now(run_ids)
-    except Exception:
-        log.warning("queueing experiment %s failed; deleting it again", experiment_id, exc_info=True)
-        Experiment.objects.filter(pk=experiment_id).delete()
-        raise
