@@ -245,6 +245,7 @@ class Run(models.Model):
             "message": self.message,
             "error": self.error,
             "cancel_requested": self.cancel_requested,
+            "attempts": self.attempts,
         }
 
 

@@ -1,6 +1,8 @@
 """Limits a shared server keeps, each with a message that says what to do."""
 from django.conf import settings
 
+from ..models import Run
+
 
 class QuotaExceeded(ValueError):
     """A write would pass a configured limit; nothing was written."""
@@ -13,3 +15,18 @@ def ensure_room_for_examples(task, adding, replacing=0):
     if total > limit:
         raise QuotaExceeded(f"A task holds at most {limit:,} examples; this would make {total:,}. "
                             "Import fewer rows, replace the existing ones, or split the task.")
+
+
+def queued_runs(user):
+    """Runs of `user`'s experiments waiting for or holding a worker."""
+    return Run.objects.filter(experiment__owner=user, state__in=(Run.QUEUED, Run.RUNNING)).count()
+
+
+def ensure_room_for_runs(user, adding):
+    """Refuse queueing `adding` runs when `user` would have more than
+    LAB_MAX_QUEUED_RUNS_PER_USER runs queued or running."""
+    limit = settings.LAB_MAX_QUEUED_RUNS_PER_USER
+    waiting = queued_runs(user)
+    if waiting + adding > limit:
+        raise QuotaExceeded(f"You may have at most {limit:,} runs queued or running; you have {waiting:,} and this "
+                            f"adds {adding:,}. Wait for some to finish or cancel them (LAB_MAX_QUEUED_RUNS_PER_USER).")

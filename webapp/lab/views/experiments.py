@@ -1,8 +1,9 @@
-"""Experiment pages: list, create (validate then launch), watch, cancel."""
+"""Experiment pages: list, create (validate then launch), watch, cancel, retry."""
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count
-from django.http import FileResponse, HttpResponseNotFound
+from django.db.models import Count, Prefetch
+from django.http import FileResponse, HttpResponseForbidden, HttpResponseNotFound
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
@@ -11,14 +12,20 @@ from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from ..experiment_form import ExperimentForm
-from ..models import Experiment, Run
-from ..services import cache, dispatch, lifecycle
+from ..models import Experiment, Run, RunEvent
+from ..services import cache, dispatch, lifecycle, quotas
 from ..services.adapters import NoAdapter, adapter_zip
 from ..services.launch import launch
 
 
 def get_experiment(request, pk):
     return get_object_or_404(Experiment.objects.select_related("train_task"), pk=pk, owner=request.user)
+
+
+def can_change_runs(user, exp):
+    """Who may cancel or retry the runs of an experiment: its owner (the one place to widen
+    for team editors)."""
+    return exp.owner_id == user.id
 
 
 @login_required
@@ -49,7 +56,10 @@ def experiment_create(request):
 
 
 RUN_ROW_FIELDS = ("id", "experiment_id", "method", "n", "seed", "state", "stage", "step", "total", "message",
-                  "error")
+                  "error", "attempts")
+# the state events that record a dead attempt (lifecycle.worker_lost, lifecycle.claim)
+LOST_ATTEMPTS = Prefetch("events", to_attr="lost_attempts", queryset=RunEvent.objects.filter(
+    kind="state", message__contains="worker lost").only("run_id", "created_at", "message").order_by("id"))
 
 
 CSRF_PLACEHOLDER = "@@csrf-input@@"
@@ -65,7 +75,8 @@ def run_rows_html(request, exp):
     if not isinstance(html, str):
         finished = not exp.runs.exclude(state__in=Run.FINAL_STATES).exists()
         html = render_to_string("lab/_run_rows.html", {
-            "experiment": exp, "runs": exp.runs.only(*RUN_ROW_FIELDS), "csrf_input": CSRF_PLACEHOLDER})
+            "experiment": exp, "runs": exp.runs.only(*RUN_ROW_FIELDS).prefetch_related(LOST_ATTEMPTS),
+            "max_attempts": settings.LAB_MAX_ATTEMPTS, "csrf_input": CSRF_PLACEHOLDER})
         if finished:
             cache.put(key, html)
     token = format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', get_token(request))
@@ -81,6 +92,7 @@ def experiment_detail(request, pk):
         "experiment": exp,
         "runs_html": run_rows_html(request, exp),
         "eval_tasks": exp.eval_tasks.only("name"),
+        "max_attempts": settings.LAB_MAX_ATTEMPTS,
     })
 
 
@@ -115,6 +127,26 @@ def experiment_cancel(request, pk):
     messages.info(request, f"Cancelling {sum(c for c, _ in outcomes)} run(s).")
     if not all(ok for _, ok in outcomes):
         messages.warning(request, BROKER_DOWN_NOTE)
+    return redirect("experiment-detail", pk=exp.pk)
+
+
+@login_required
+@require_POST
+def run_retry(request, pk, run_id):
+    """Queue a failed or cancelled run again (fresh attempt count, partial rows dropped)."""
+    exp = get_experiment(request, pk)
+    if not can_change_runs(request.user, exp):
+        return HttpResponseForbidden("Only the experiment's owner or an editor can retry its runs.")
+    run = get_object_or_404(Run, pk=run_id, experiment=exp)
+    try:
+        quotas.ensure_room_for_runs(request.user, 1)
+    except quotas.QuotaExceeded as exc:
+        messages.error(request, str(exc))
+        return redirect("experiment-detail", pk=exp.pk)
+    if lifecycle.retry_run(run, send=dispatch.send_on_commit):
+        messages.info(request, f"Queued {run} again.")
+    else:
+        messages.warning(request, f"{run} is {run.state}: only a failed or cancelled run can be retried.")
     return redirect("experiment-detail", pk=exp.pk)
 
 
