@@ -2,6 +2,7 @@
 `check_config`) before anything is created or queued."""
 import logging
 import re
+import uuid
 
 from django import forms
 from django.db.models import Q
@@ -72,6 +73,11 @@ def engine_check(config):
 
 
 class ExperimentForm(forms.Form):
+    # a double submit (two quick POSTs of one rendered form) creates one experiment: the key is
+    # made when the form is rendered, stored on the experiment, unique per owner
+    submit_key = forms.RegexField(regex=r"^[0-9a-f]{32}$", required=False, widget=forms.HiddenInput,
+                                  error_messages={"invalid": "This form is out of date: reload the page and submit "
+                                                             "it again."})
     name = forms.CharField(max_length=200, required=False)
     model_name = forms.CharField(
         label="Model", max_length=300, initial="embedded",
@@ -104,6 +110,8 @@ class ExperimentForm(forms.Form):
 
     def __init__(self, *args, user=None, **kwargs):
         super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial.setdefault("submit_key", uuid.uuid4().hex)
         qs = visible_tasks(user).order_by("builtin", "name")
         self.fields["train_task"].queryset = qs
         self.fields["eval_tasks"].queryset = qs

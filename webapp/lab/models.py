@@ -126,9 +126,14 @@ class Experiment(models.Model):
     # bumped (in the same transaction) whenever one of its runs changes state: cached
     # results/history payloads are keyed by it, so a state change invalidates them
     results_version = models.PositiveIntegerField(default=0)
+    # the experiment form's idempotency key (ExperimentForm.submit_key): a second POST of the
+    # same rendered form finds this experiment instead of creating another
+    submit_key = models.CharField(max_length=32, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["owner", "submit_key"], condition=~models.Q(submit_key=""),
+                                               name="lab_experiment_submitted_once")]
 
     def __str__(self):
         return self.name or f"Experiment {self.pk}"

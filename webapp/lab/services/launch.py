@@ -11,6 +11,13 @@ from ..models import Experiment, Run
 from . import dispatch
 
 
+def already_submitted(user, submit_key):
+    """The experiment a form with this idempotency key already created, or None."""
+    if not submit_key:
+        return None
+    return Experiment.objects.filter(owner=user, submit_key=submit_key).first()
+
+
 def launch(user, data, config, plan):
     """Create the experiment and one run per planned engine RunKey (the form planned them,
     once: `ExperimentForm.plan`), and queue them in one go. Each run stores its key, which
@@ -23,6 +30,7 @@ def launch(user, data, config, plan):
             methods=data["methods"], n_values=data["n_values"], seeds=data["seeds"], icl_demos=data.get("icl_demos"),
             eval_size=data["eval_size"], adapter_type=data["adapter_type"], lora_r=data["lora_r"],
             lora_alpha=data["lora_alpha"], target_modules=data["target_modules"], config=config,
+            submit_key=data.get("submit_key") or "",
         )
         exp.eval_tasks.set(data.get("eval_tasks") or [data["train_task"]])
         runs = Run.objects.bulk_create(Run.for_key(exp, key, queue=queue) for key in plan)

@@ -2,6 +2,7 @@
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
+from django.db import IntegrityError
 from django.db.models import Count, Prefetch
 from django.http import FileResponse, HttpResponseForbidden, HttpResponseNotFound
 from django.middleware.csrf import get_token
@@ -15,7 +16,7 @@ from ..experiment_form import ExperimentForm
 from ..models import Experiment, Run, RunEvent
 from ..services import cache, dispatch, lifecycle, quotas
 from ..services.adapters import NoAdapter, adapter_zip
-from ..services.launch import launch
+from ..services.launch import already_submitted, launch
 
 
 def get_experiment(request, pk):
@@ -47,12 +48,27 @@ def experiment_create(request):
     initial = {}
     if request.GET.get("task"):
         initial["train_task"] = request.GET["task"]
+    if request.method == "POST":
+        first = already_submitted(request.user, request.POST.get("submit_key", "")[:64])
+        if first is not None:
+            return _submitted_twice(request, first)
     form = ExperimentForm(request.POST or None, user=request.user, initial=initial)
     if request.method == "POST" and form.is_valid():
-        exp = launch(request.user, form.cleaned_data, form.config, form.plan)
+        try:
+            exp = launch(request.user, form.cleaned_data, form.config, form.plan)
+        except IntegrityError:  # the same form's other POST committed first
+            first = already_submitted(request.user, form.cleaned_data.get("submit_key"))
+            if first is None:
+                raise
+            return _submitted_twice(request, first)
         messages.success(request, f"Queued {exp.runs.count()} runs.")
         return redirect("experiment-detail", pk=exp.pk)
     return render(request, "lab/experiment_form.html", {"form": form})
+
+
+def _submitted_twice(request, exp):
+    messages.info(request, "This form was already submitted: here is the experiment it created.")
+    return redirect("experiment-detail", pk=exp.pk)
 
 
 RUN_ROW_FIELDS = ("id", "experiment_id", "method", "n", "seed", "state", "stage", "step", "total", "message",
