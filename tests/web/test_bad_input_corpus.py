@@ -119,13 +119,15 @@ def test_per_example_json_refuses_parameters_of_no_run_and_caches_nothing(client
 
     from webapp.lab.models import Run
 
-    from .conftest import FakeKey, fake_result, make_sft_experiment
+    from workers.engine.plan import RunKey
+
+    from .conftest import fake_result, make_sft_experiment
 
     exp = make_sft_experiment(user)
     run = Run.objects.create(experiment=exp, method="sft", n=4, seed=0, state=Run.DONE)
     from webapp.lab.services.results import store_results
 
-    store_results(run, [fake_result(FakeKey("sft", 4, 0), exp.train_task.name)])
+    store_results(run, [fake_result(RunKey("sft", 4, 0), exp.train_task.name)])
     keys_before = set(cache._cache.keys())
     response = client_in.get(f"/experiments/{exp.pk}/examples.json?{query}")
     assert response.status_code == 404 and "choose one listed in results.json" in response.json()["error"]
