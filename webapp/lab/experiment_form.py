@@ -9,6 +9,7 @@ from django.db.models import Q
 
 from . import defaults
 from .models import METHOD_CHOICES, Task
+from .services import quotas
 from .services.config import build_config
 
 log = logging.getLogger("webapp.lab")
@@ -112,6 +113,7 @@ class ExperimentForm(forms.Form):
         super().__init__(*args, **kwargs)
         if not self.is_bound:
             self.initial.setdefault("submit_key", uuid.uuid4().hex)
+        self.user = user
         qs = visible_tasks(user).order_by("builtin", "name")
         self.fields["train_task"].queryset = qs
         self.fields["eval_tasks"].queryset = qs
@@ -214,3 +216,14 @@ class ExperimentForm(forms.Form):
             return
         if not self.plan:
             self.add_error("methods", "This configuration expands into no runs: choose at least one method.")
+            return
+        try:
+            quotas.ensure_runs_per_experiment(self.plan)
+        except quotas.QuotaExceeded as exc:
+            self.add_error("n_values", str(exc))
+            return
+        if self.user is not None:
+            try:
+                quotas.ensure_room_for_runs(self.user, len(self.plan))
+            except quotas.QuotaExceeded as exc:
+                self.add_error(None, str(exc))

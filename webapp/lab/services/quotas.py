@@ -17,6 +17,18 @@ def ensure_room_for_examples(task, adding, replacing=0):
                             "Import fewer rows, replace the existing ones, or split the task.")
 
 
+def ensure_runs_per_experiment(plan):
+    """Refuse an experiment that plans more than LAB_MAX_RUNS_PER_EXPERIMENT runs."""
+    limit = settings.LAB_MAX_RUNS_PER_EXPERIMENT
+    if len(plan) > limit:
+        methods = len({k.method for k in plan})
+        ns = len({k.n for k in plan})
+        seeds = len({k.seed for k in plan})
+        raise QuotaExceeded(f"This makes {len(plan):,} runs ({methods} methods x {ns} N values x {seeds} seeds); an "
+                            f"experiment holds at most {limit:,} runs (LAB_MAX_RUNS_PER_EXPERIMENT). Use fewer "
+                            "N values, seeds or methods, or split it into several experiments.")
+
+
 def queued_runs(user):
     """Runs of `user`'s experiments waiting for or holding a worker."""
     return Run.objects.filter(experiment__owner=user, state__in=(Run.QUEUED, Run.RUNNING)).count()
