@@ -31,7 +31,9 @@ def can_change_runs(user, exp):
 
 @login_required
 def experiment_list(request):
-    experiments = list(Experiment.objects.filter(owner=request.user).select_related("train_task"))
+    # the stored engine config can be large: the list never needs it
+    experiments = list(Experiment.objects.filter(owner=request.user).select_related("train_task")
+                       .defer("config", "train_task__description", "train_task__input_template"))
     counts = {e.pk: {} for e in experiments}
     # every experiment's run counts per state in one grouped query (not one query per row)
     rows = (Run.objects.filter(experiment__in=experiments).order_by().values_list("experiment_id", "state")
