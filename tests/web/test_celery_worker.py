@@ -21,6 +21,7 @@ import pytest
 from django.core.management import call_command
 
 from webapp.lab.models import Experiment, Run, Task
+from webapp.lab.services.snapshots import resolve
 
 from .conftest import experiment_post
 from .live import REDIS_URL, CeleryWorker, point_celery_at, app_database_url, redis_client, service_env, wait_for
@@ -145,7 +146,7 @@ def _compare_with_engine(exp, cache_dir):
     from workers.engine.runner import execute_run
 
     for run in exp.runs.order_by("id"):
-        expected = execute_run(exp.config, RunKey(run.method, run.n, run.seed), cache_dir=str(cache_dir))
+        expected = execute_run(resolve(exp.config), RunKey(run.method, run.n, run.seed), cache_dir=str(cache_dir))
         stored = list(run.results.order_by("id"))
         assert [r.eval_task_name for r in stored] == [e["eval_task"] for e in expected]
         for res, exp_res in zip(stored, expected):

@@ -341,3 +341,19 @@ class Artifact(models.Model):
     sha256 = models.CharField(max_length=64)
     size = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
+
+
+class PoolSnapshot(models.Model):
+    """A task as the engine receives it (`Task.to_engine_dict`: template, labels, every
+    example), frozen when an experiment was launched and stored once, keyed by the SHA-256 of
+    its canonical JSON. Experiments that use the same task content share one row; an
+    experiment's config holds only the reference (`services/snapshots.py`), and the worker
+    resolves it. Editing the task later makes a new snapshot for later launches and never
+    changes what a past experiment reads."""
+
+    digest = models.CharField(max_length=64, primary_key=True)
+    task = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"{self.task.get('name', '?')} @ {self.digest[:12]}"

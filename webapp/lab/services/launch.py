@@ -8,7 +8,7 @@ away between commit and send, the periodic sweep sends what is left.
 from django.db import transaction
 
 from ..models import Experiment, Run
-from . import dispatch
+from . import dispatch, snapshots
 
 
 def already_submitted(user, submit_key):
@@ -29,7 +29,8 @@ def launch(user, data, config, plan):
             owner=user, name=data.get("name") or "", model_name=data["model_name"], train_task=data["train_task"],
             methods=data["methods"], n_values=data["n_values"], seeds=data["seeds"], icl_demos=data.get("icl_demos"),
             eval_size=data["eval_size"], adapter_type=data["adapter_type"], lora_r=data["lora_r"],
-            lora_alpha=data["lora_alpha"], target_modules=data["target_modules"], config=config,
+            lora_alpha=data["lora_alpha"], target_modules=data["target_modules"],
+            config=snapshots.by_reference(config),  # the pools stored once, by hash
             submit_key=data.get("submit_key") or "",
         )
         exp.eval_tasks.set(data.get("eval_tasks") or [data["train_task"]])

@@ -42,6 +42,7 @@ from django.utils import timezone
 
 from ..models import Artifact, EvalResult, MetricPoint, Run, RunEvent
 from .events import ProgressRecorder, bump_results_version, publish_on_commit
+from . import snapshots
 from .results import store_results
 
 log = logging.getLogger("webapp.lab")
@@ -330,7 +331,7 @@ def run_job(run_id, redelivered=False):
     heartbeat.start()
     try:
         runner = load_runner()
-        config = dict(run.experiment.config)
+        config = snapshots.resolve(run.experiment.config)  # the task pools frozen at launch
         cache_dir = Path(settings.MEDIA_ROOT) / "cache"
         cache_dir.mkdir(parents=True, exist_ok=True)
         results = runner.execute_run(config, run.engine_key(), on_progress=recorder, should_cancel=recorder.should_cancel,
