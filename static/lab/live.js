@@ -32,7 +32,9 @@
     f("message").textContent = (r.error || r.message || "").slice(0, 200);
     f("cancel").hidden = ["done", "failed", "cancelled"].includes(r.state);
     if (f("retry")) f("retry").hidden = !["failed", "cancelled"].includes(r.state);
-    if (f("attempts") && r.attempts) f("attempts").textContent = r.attempts + " of " + (document.getElementById("runs").dataset.maxAttempts || "?");
+    if (f("attempts")) {
+      f("attempts").textContent = r.attempts ? r.attempts + " of " + document.getElementById("runs").dataset.maxAttempts : "";
+    }
     if (f("adapter")) f("adapter").hidden = r.state !== "done";
     if (r.state === "done" && (!prev || prev.state !== "done") && window.labCompareRefresh) {
       window.labCompareRefresh();

@@ -37,17 +37,18 @@ def test_runs_committed_but_never_sent_are_sent_by_the_periodic_pass(celery_on_r
                                                                        no_engine_check, monkeypatch, settings):
     """The broker vanishes between the launch's check and its send (as when the web process
     dies there): the experiment and its runs are kept, pending, and the sweep sends them."""
-    def broker_gone(run_id, queue):
+    from webapp.celery_app import app
+
+    def broker_gone(*args, **kwargs):
         raise ConnectionError("broker went away")
 
-    real_sender = dispatch._sender
-    monkeypatch.setattr(dispatch, "_sender", lambda: broker_gone)
-    resp = client_in.post("/experiments/new/", experiment_post(task))
+    with monkeypatch.context() as patched:
+        patched.setattr(app, "send_task", broker_gone)
+        resp = client_in.post("/experiments/new/", experiment_post(task))
     assert resp.status_code == 302
     exp = Experiment.objects.get()
     assert exp.runs.count() == 2 and dispatch.pending().count() == 2 and celery_on_redis.llen("cpu") == 0
 
-    monkeypatch.setattr(dispatch, "_sender", real_sender)
     settings.LAB_DISPATCH_GRACE = 3600
     assert periodic_pass() == ([], 0)  # within the grace the launching process is trusted to send
     settings.LAB_DISPATCH_GRACE = 0

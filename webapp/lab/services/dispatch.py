@@ -54,43 +54,44 @@ def send_pending(run_ids=None, older_than=None):
     """The dispatcher: send each pending run (all, or those of `run_ids`, or those queued
     more than `older_than` s ago) and mark it sent. Returns how many were sent. Stops at the
     first send that fails (broker down): the rest stay pending for the next sweep."""
-    send = _sender()
-    if send is None:  # "manual": runs stay queued until something calls lifecycle.run_job
+    mode = settings.LAB_EXECUTOR
+    if mode not in ("celery", "thread"):  # "manual": runs stay queued until something calls lifecycle.run_job
         return 0
+    ids = list(pending(older_than, run_ids).values_list("id", "queue"))
+    if mode == "thread":
+        return _submit_to_thread([run_id for run_id, _ in ids])
+    from webapp.celery_app import EXECUTE_RUN, app
+
     sent = 0
-    for run_id, queue in pending(older_than, run_ids).values_list("id", "queue").iterator():
-        try:
-            task_id = send(run_id, queue)
+    for run_id, queue in ids:
+        try:  # by name: the app never imports the task module
+            task_id = app.send_task(EXECUTE_RUN, args=[run_id], queue=queue or "cpu").id
         except Exception:
             log.warning("could not send run %s; it stays pending for the next sweep", run_id, exc_info=True)
             break
-        Run.objects.filter(id=run_id, dispatched_at__isnull=True).update(
-            dispatched_at=timezone.now(), celery_task_id=task_id or "")
+        Run.objects.filter(id=run_id, dispatched_at__isnull=True).update(dispatched_at=timezone.now(),
+                                                                         celery_task_id=task_id)
         sent += 1
     return sent
+
+
+def _submit_to_thread(run_ids):
+    """Embedded mode: the queue is this process's memory (a restart re-submits every queued
+    run, `embedded_worker.start`), so the runs are marked first, in one statement, and then
+    handed to the worker thread: no write of ours competes with its claim (SQLite locks the
+    whole database)."""
+    from .embedded_worker import submit
+
+    Run.objects.filter(id__in=run_ids, dispatched_at__isnull=True).update(dispatched_at=timezone.now())
+    for run_id in run_ids:
+        submit(run_id)
+    return len(run_ids)
 
 
 def send_on_commit(run_ids):
     """Send these runs once the surrounding transaction commits (they were written pending)."""
     run_ids = list(run_ids)
     transaction.on_commit(lambda: send_pending(run_ids))
-
-
-def _sender():
-    mode = settings.LAB_EXECUTOR
-    if mode == "celery":
-        from webapp.celery_app import EXECUTE_RUN, app
-
-        def send(run_id, queue):  # by name: the app never imports the task module
-            return app.send_task(EXECUTE_RUN, args=[run_id], queue=queue or "cpu").id
-        return send
-    if mode == "thread":
-        from .embedded_worker import submit
-
-        def send(run_id, queue):
-            submit(run_id)
-        return send
-    return None
 
 
 def revoke(run):
