@@ -177,8 +177,12 @@ LAB_HEARTBEAT_TIMEOUT = env.int("LAB_HEARTBEAT_TIMEOUT", default=30)
 # seconds between passes of the periodic reaper (services/reaper.py: Celery beat in Redis
 # mode, a thread in embedded mode; 0 = off)
 LAB_REAPER_INTERVAL = env.float("LAB_REAPER_INTERVAL", default=10.0)
-# a run whose worker died is started again by the redelivered job up to this many times
+# a run whose worker died is queued again (or re-claimed by its redelivered job) until it has
+# been started this many times, then failed (lifecycle.worker_lost, docs/web.md "Faults")
 LAB_MAX_ATTEMPTS = env.int("LAB_MAX_ATTEMPTS", default=2)
+# the periodic sweep sends queued runs committed more than this many seconds ago and never
+# sent (the launching process died between commit and send); see services/dispatch.py
+LAB_DISPATCH_GRACE = env.float("LAB_DISPATCH_GRACE", default=15.0)
 # HTTP worker processes in Redis mode (uvicorn --workers); embedded mode always serves
 # with one daphne process (the in-memory channel layer and the worker thread live in it)
 WEB_CONCURRENCY = env.int("WEB_CONCURRENCY", default=max(2, os.cpu_count() or 1))
@@ -190,6 +194,8 @@ LAB_MAX_CHART_POINTS = 2000
 # Quotas, each with a clear message when reached
 LAB_MAX_UPLOAD_BYTES = env.int("LAB_MAX_UPLOAD_MB", default=20) * 2**20  # checked while the file streams in
 LAB_MAX_EXAMPLES_PER_TASK = env.int("LAB_MAX_EXAMPLES_PER_TASK", default=200_000)
+LAB_MAX_RUNS_PER_EXPERIMENT = env.int("LAB_MAX_RUNS_PER_EXPERIMENT", default=500)
+LAB_MAX_QUEUED_RUNS_PER_USER = env.int("LAB_MAX_QUEUED_RUNS_PER_USER", default=2000)
 FILE_UPLOAD_HANDLERS = [
     "webapp.lab.uploads.SizeLimitUploadHandler",
     "django.core.files.uploadhandler.MemoryFileUploadHandler",

@@ -4,7 +4,7 @@ The web app never imports this module: it sends tasks by name (`webapp.celery_ap
 holds the names). Everything a task does lives in `webapp.lab.services.lifecycle`.
 """
 from webapp.celery_app import EXECUTE_RUN, REAP_STALE_RUNS, app
-from webapp.lab.services import lifecycle
+from webapp.lab.services import lifecycle, reaper
 
 
 @app.task(name=EXECUTE_RUN, acks_late=True, bind=True)
@@ -16,6 +16,7 @@ def execute_run(self, run_id):
 
 @app.task(name=REAP_STALE_RUNS, acks_late=False)
 def reap_stale_runs():
-    """One reaper pass (Celery beat sends it every LAB_REAPER_INTERVAL seconds); returns the
-    ids of the runs it failed."""
-    return [run.id for run in lifecycle.reap_stale_runs()]
+    """One periodic pass (Celery beat sends it every LAB_REAPER_INTERVAL seconds): reap dead
+    attempts, then sweep the dispatch outbox; returns the ids of the reaped runs."""
+    reaped, _sent = reaper.periodic_pass()
+    return [run.id for run in reaped]

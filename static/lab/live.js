@@ -45,6 +45,10 @@
     f("eta").textContent = r.state === "running" ? fmtDuration(r.eta_seconds) : "";
     f("message").textContent = (r.error || r.message || "").slice(0, 200);
     f("cancel").hidden = FINAL.includes(r.state);
+    if (f("retry")) f("retry").hidden = !["failed", "cancelled"].includes(r.state);
+    if (f("attempts")) {
+      f("attempts").textContent = r.attempts ? r.attempts + " of " + document.getElementById("runs").dataset.maxAttempts : "";
+    }
     if (f("adapter")) f("adapter").hidden = r.state !== "done";
     trainingCell(f("training"), r);
     if (r.state === "done" && (!prev || prev.state !== "done") && window.labCompareRefresh) window.labCompareRefresh();

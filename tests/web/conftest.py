@@ -85,11 +85,13 @@ class FakeRunner:
     def __init__(self, steps=20, fail=False):
         self.steps, self.fail = steps, fail
         self.calls = []
+        self.configs = []
 
     def execute_run(self, config, key, on_progress=None, should_cancel=None, cache_dir=None):
         from workers.engine.progress import Cancelled, ProgressEvent
 
         self.calls.append((key, cache_dir))
+        self.configs.append(config)
         on_progress(ProgressEvent("load", 0, 1, {}, "loading"))
         if key.method not in ("icl", "base"):
             for step in range(1, self.steps + 1):

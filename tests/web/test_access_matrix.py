@@ -42,6 +42,7 @@ TABLE = {
     "experiments/<int:pk>/": ("GET", "L 200 200 200 404 L"),
     "experiments/<int:pk>/cancel/": ("POST", "L 403 302 302 404 L"),
     "experiments/<int:pk>/runs/<int:run_id>/cancel/": ("POST", "L 403 302 302 404 L"),
+    "experiments/<int:pk>/runs/<int:run_id>/retry/": ("POST", "L 403 302 302 404 L"),
     "experiments/<int:pk>/history.json": ("GET", "L 200 200 200 404 L"),
     "experiments/<int:pk>/results.json": ("GET", "L 200 200 200 404 L"),
     "experiments/<int:pk>/examples.json": ("GET", "L 200 200 200 404 L"),

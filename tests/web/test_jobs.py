@@ -134,7 +134,9 @@ def test_runs_keep_the_key_planned_at_launch(client_in, task, no_engine_check, f
 
     client_in.post("/experiments/new/", experiment_post(task, methods=["icl", "sft"], n_values="2,4"))
     exp = Experiment.objects.get()
-    planned = plan_runs(exp.config)
+    from webapp.lab.services.snapshots import resolve
+
+    planned = plan_runs(resolve(exp.config))
     assert sorted(RunKey(**r.key).label() for r in exp.runs.all()) == sorted(k.label() for k in planned)
     assert all(r.key == asdict(r.engine_key()) for r in exp.runs.all()) and len(planned) == 4
     Experiment.objects.filter(pk=exp.pk).update(config={**exp.config, "methods": ["base"], "n": [1]})

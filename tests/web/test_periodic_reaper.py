@@ -29,7 +29,7 @@ def _setup():
     exp = Experiment.objects.create(owner=owner, train_task=make_task(owner), methods=["sft"], n_values=[4])
     old = timezone.now() - timedelta(seconds=5)
     dead = Run.objects.create(experiment=exp, method="sft", n=4, seed=0, state="running", started_at=old,
-                              heartbeat_at=old, worker="elsewhere:1")
+                              heartbeat_at=old, worker="elsewhere:1", attempts=2)  # no attempt left: failed
     alive = Run.objects.create(experiment=exp, method="sft", n=4, seed=1, state="running", started_at=old,
                                heartbeat_at=timezone.now() + timedelta(seconds=60))
     return owner, exp, dead, alive

@@ -93,7 +93,7 @@ def test_attempts_exhausted_fails_with_reason(running, fake_runner, settings):
     assert run_job(run.pk) == "failed" and fake_runner.calls == []
     run.refresh_from_db()
     assert run.state == "failed" and "worker lost" in run.error and "not started again" in run.error
-    assert "at most 2 attempts" in run.message
+    assert "during attempt 2 of 2" in run.message
 
 
 class FakeTime:

@@ -2,11 +2,13 @@
 `check_config`) before anything is created or queued."""
 import logging
 import re
+import uuid
 
 from django import forms
 
 from . import defaults
 from .models import METHOD_CHOICES, Task
+from .services import quotas
 from .services.config import build_config
 
 log = logging.getLogger("webapp.lab")
@@ -73,6 +75,11 @@ def engine_check(config):
 
 
 class ExperimentForm(forms.Form):
+    # a double submit (two quick POSTs of one rendered form) creates one experiment: the key is
+    # made when the form is rendered, stored on the experiment, unique per owner
+    submit_key = forms.RegexField(regex=r"^[0-9a-f]{32}$", required=False, widget=forms.HiddenInput,
+                                  error_messages={"invalid": "This form is out of date: reload the page and submit "
+                                                             "it again."})
     name = forms.CharField(max_length=200, required=False)
     model_name = forms.CharField(
         label="Model", max_length=300, initial="embedded",
@@ -105,6 +112,9 @@ class ExperimentForm(forms.Form):
 
     def __init__(self, *args, user=None, team=None, **kwargs):
         super().__init__(*args, **kwargs)
+        if not self.is_bound:
+            self.initial.setdefault("submit_key", uuid.uuid4().hex)
+        self.user = user
         from webapp.teams.permissions import team_tasks
 
         # the tasks of the team the experiment is created in, and the built-ins
@@ -210,3 +220,14 @@ class ExperimentForm(forms.Form):
             return
         if not self.plan:
             self.add_error("methods", "This configuration expands into no runs: choose at least one method.")
+            return
+        try:
+            quotas.ensure_runs_per_experiment(self.plan)
+        except quotas.QuotaExceeded as exc:
+            self.add_error("n_values", str(exc))
+            return
+        if self.user is not None:
+            try:
+                quotas.ensure_room_for_runs(self.user, len(self.plan))
+            except quotas.QuotaExceeded as exc:
+                self.add_error(None, str(exc))

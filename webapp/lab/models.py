@@ -131,9 +131,14 @@ class Experiment(models.Model):
     # bumped (in the same transaction) whenever one of its runs changes state: cached
     # results/history payloads are keyed by it, so a state change invalidates them
     results_version = models.PositiveIntegerField(default=0)
+    # the experiment form's idempotency key (ExperimentForm.submit_key): a second POST of the
+    # same rendered form finds this experiment instead of creating another
+    submit_key = models.CharField(max_length=32, blank=True, default="")
 
     class Meta:
         ordering = ["-created_at", "-id"]
+        constraints = [models.UniqueConstraint(fields=["owner", "submit_key"], condition=~models.Q(submit_key=""),
+                                               name="lab_experiment_submitted_once")]
 
     def __str__(self):
         return self.name or f"Experiment {self.pk}"
@@ -191,10 +196,15 @@ class Run(models.Model):
     # and what training chose, per stage (learning rate, epochs trained, best epoch; results.py)
     overall_progress = models.FloatField(null=True, blank=True)
     training = models.JSONField(default=list, blank=True)
+    # the outbox (services/dispatch.py): a run is created "to dispatch" (NULL) in the same
+    # transaction as its experiment; the dispatcher sets this once the executor has its job,
+    # and the periodic sweep sends every queued run still NULL after LAB_DISPATCH_GRACE
+    dispatched_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
-        indexes = [models.Index(fields=["experiment", "state"])]
+        indexes = [models.Index(fields=["experiment", "state"]),
+                   models.Index(fields=["state", "dispatched_at"], name="lab_run_outbox")]
 
     def __str__(self):
         return f"{self.method} N={self.n} seed={self.seed}"
@@ -254,6 +264,7 @@ class Run(models.Model):
             "started_at": self.started_at.isoformat() if self.started_at else None,
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
             "training": self.training,
+            "attempts": self.attempts,
         }
 
 
@@ -344,3 +355,19 @@ class Artifact(models.Model):
     sha256 = models.CharField(max_length=64)
     size = models.BigIntegerField(default=0)
     created_at = models.DateTimeField(auto_now_add=True)
+
+
+class PoolSnapshot(models.Model):
+    """A task as the engine receives it (`Task.to_engine_dict`: template, labels, every
+    example), frozen when an experiment was launched and stored once, keyed by the SHA-256 of
+    its canonical JSON. Experiments that use the same task content share one row; an
+    experiment's config holds only the reference (`services/snapshots.py`), and the worker
+    resolves it. Editing the task later makes a new snapshot for later launches and never
+    changes what a past experiment reads."""
+
+    digest = models.CharField(max_length=64, primary_key=True)
+    task = models.JSONField()
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    def __str__(self):
+        return f"{self.task.get('name', '?')} @ {self.digest[:12]}"

@@ -27,6 +27,7 @@ urlpatterns = [
     path("experiments/<int:pk>/", experiments.experiment_detail, name="experiment-detail"),
     path("experiments/<int:pk>/cancel/", experiments.experiment_cancel, name="experiment-cancel"),
     path("experiments/<int:pk>/runs/<int:run_id>/cancel/", experiments.run_cancel, name="run-cancel"),
+    path("experiments/<int:pk>/runs/<int:run_id>/retry/", experiments.run_retry, name="run-retry"),
     path("experiments/<int:pk>/runs/<int:run_id>/adapter.zip", experiments.run_adapter, name="run-adapter"),
     path("experiments/<int:pk>/history.json", api.history_json, name="experiment-history"),
     path("experiments/<int:pk>/results.json", api.results_json, name="experiment-results"),

@@ -1,9 +1,21 @@
 """Queue runs for execution (Celery, the in-process worker thread, or nowhere in tests)
-and revoke queued Celery tasks on cancel."""
+and revoke queued Celery tasks on cancel.
+
+A transactional outbox makes dispatch crash-proof: a run is created "to dispatch"
+(`Run.dispatched_at` NULL) in the same transaction as its experiment, so a committed run is
+never forgotten. `send_pending` is the dispatcher: it hands each such run to the executor and
+then marks it sent. The launching process calls it once its transaction commits; the periodic
+sweep (`services.reaper.periodic_pass`) calls it for runs still unsent after
+LAB_DISPATCH_GRACE seconds (the web process died, or the broker was down, between commit and
+send). A run may therefore be sent twice; the worker's `lifecycle.claim` only starts a queued
+run, so it executes once.
+"""
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.utils import timezone
 
 from ..models import Run
 
@@ -17,12 +29,6 @@ def queue_for(model_name):
     return "cpu"
 
 
-def enqueue(run_ids):
-    """Hand runs to the executor once the surrounding transaction commits."""
-    run_ids = list(run_ids)
-    transaction.on_commit(lambda: enqueue_now(run_ids))
-
-
 def check_broker(timeout=3.0):
     """Raise kombu's OperationalError now when the Celery broker cannot be reached
     (no-op for the embedded and manual executors)."""
@@ -34,20 +40,58 @@ def check_broker(timeout=3.0):
         conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=timeout)
 
 
-def enqueue_now(run_ids):
+def pending(older_than=None, run_ids=None):
+    """Queued runs not yet handed to the executor (the outbox), oldest first."""
+    qs = Run.objects.filter(state=Run.QUEUED, dispatched_at__isnull=True)
+    if run_ids is not None:
+        qs = qs.filter(id__in=list(run_ids))
+    if older_than is not None:
+        qs = qs.filter(queued_at__lt=timezone.now() - timedelta(seconds=older_than))
+    return qs.order_by("id")
+
+
+def send_pending(run_ids=None, older_than=None):
+    """The dispatcher: send each pending run (all, or those of `run_ids`, or those queued
+    more than `older_than` s ago) and mark it sent. Returns how many were sent. Stops at the
+    first send that fails (broker down): the rest stay pending for the next sweep."""
     mode = settings.LAB_EXECUTOR
-    if mode == "celery":
-        from webapp.celery_app import EXECUTE_RUN, app
+    if mode not in ("celery", "thread"):  # "manual": runs stay queued until something calls lifecycle.run_job
+        return 0
+    ids = list(pending(older_than, run_ids).values_list("id", "queue"))
+    if mode == "thread":
+        return _submit_to_thread([run_id for run_id, _ in ids])
+    from webapp.celery_app import EXECUTE_RUN, app
 
-        for run in Run.objects.filter(id__in=run_ids):  # by name: the app never imports the task module
-            result = app.send_task(EXECUTE_RUN, args=[run.id], queue=run.queue or "cpu")
-            Run.objects.filter(id=run.id).update(celery_task_id=result.id)
-    elif mode == "thread":
-        from .embedded_worker import submit
+    sent = 0
+    for run_id, queue in ids:
+        try:  # by name: the app never imports the task module
+            task_id = app.send_task(EXECUTE_RUN, args=[run_id], queue=queue or "cpu").id
+        except Exception:
+            log.warning("could not send run %s; it stays pending for the next sweep", run_id, exc_info=True)
+            break
+        Run.objects.filter(id=run_id, dispatched_at__isnull=True).update(dispatched_at=timezone.now(),
+                                                                         celery_task_id=task_id)
+        sent += 1
+    return sent
 
-        for run_id in run_ids:
-            submit(run_id)
-    # "manual": runs stay queued until something calls lifecycle.run_job
+
+def _submit_to_thread(run_ids):
+    """Embedded mode: the queue is this process's memory (a restart re-submits every queued
+    run, `embedded_worker.start`), so the runs are marked first, in one statement, and then
+    handed to the worker thread: no write of ours competes with its claim (SQLite locks the
+    whole database)."""
+    from .embedded_worker import submit
+
+    Run.objects.filter(id__in=run_ids, dispatched_at__isnull=True).update(dispatched_at=timezone.now())
+    for run_id in run_ids:
+        submit(run_id)
+    return len(run_ids)
+
+
+def send_on_commit(run_ids):
+    """Send these runs once the surrounding transaction commits (they were written pending)."""
+    run_ids = list(run_ids)
+    transaction.on_commit(lambda: send_pending(run_ids))
 
 
 def revoke(run):

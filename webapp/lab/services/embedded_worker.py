@@ -59,7 +59,20 @@ def _loop():
         close_old_connections()
         try:
             run_job(run_id)
-        except Exception:
+        except Exception:  # e.g. SQLite's "database is locked" before the claim: try again
             log.exception("embedded worker: job %s crashed", run_id)
+            _retry_later(run_id)
         finally:
             connection.close()
+
+
+_crashes = {}
+CRASH_RETRIES = 3
+
+
+def _retry_later(run_id):
+    """A job that crashed outside the run's own error handling (so the run may still be
+    queued) is put back, a second later, at most CRASH_RETRIES times."""
+    _crashes[run_id] = _crashes.get(run_id, 0) + 1
+    if _crashes[run_id] <= CRASH_RETRIES:
+        threading.Timer(1.0, _queue.put, args=(run_id,)).start()

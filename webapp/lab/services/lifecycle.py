@@ -6,10 +6,11 @@ cache invalidation in one transaction). Who calls what:
 - `run_job(run_id)` executes one run end to end. The Celery task
   (`workers.celery_tasks.execute_run`, a thin adapter) and the embedded worker thread
   (`embedded_worker`) both call it; the web app never imports the Celery task module.
-- `reap_stale_runs()` fails runs whose worker stopped beating. It runs periodically, from
+- `reap_stale_runs()` applies the retry rule (`worker_lost`: queued again while attempts
+  remain, else failed) to runs whose worker stopped beating. It runs periodically, from
   one mechanism per deployment (`services.reaper`: Celery beat in Redis mode, one thread in
   embedded mode), and from `manage.py reap_runs`; never from a view or a job.
-- `cancel_run(run)` is what the cancel buttons do.
+- `cancel_run(run)` is what the cancel buttons do; `retry_run(run)` the retry button.
 
 Redelivered jobs (acks_late + task_reject_on_worker_lost: a prefork child killed mid-run,
 e.g. by the OOM killer, has its message put back on the queue): the run is still
@@ -41,6 +42,7 @@ from django.utils import timezone
 
 from ..models import Artifact, EvalResult, MetricPoint, Run, RunEvent
 from .events import ProgressRecorder, bump_results_version, publish_on_commit
+from . import snapshots
 from .results import store_results
 
 log = logging.getLogger("webapp.lab")
@@ -174,9 +176,10 @@ def stale_reason(timeout):
 
 
 def reap_stale_runs(timeout=None, now=None):
-    """Fail 'running' runs whose heartbeat is older than `timeout` seconds; return them.
-    One indexed query when nothing is stale. Several reapers at once are safe: only the
-    one that flips a row reports it."""
+    """Handle 'running' runs whose heartbeat is older than `timeout` seconds (their worker
+    died): each is queued again (`requeue`) while it has attempts left, else failed with the
+    reason; return them. One indexed query when nothing is stale. Several reapers at once
+    are safe: only the one that flips a row reports it."""
     timeout = settings.LAB_HEARTBEAT_TIMEOUT if timeout is None else timeout
     now = now or timezone.now()
     cutoff = now - timedelta(seconds=timeout)
@@ -185,14 +188,50 @@ def reap_stale_runs(timeout=None, now=None):
     )
     reaped = []
     for run in stale:
-        reason = stale_reason(timeout)
-        with transaction.atomic():  # the flip and its reason are seen together
-            if Run.objects.filter(id=run.id, state=Run.RUNNING).update(state=Run.FAILED) != 1:
-                continue
-            set_state(run, Run.FAILED, message=reason, error=reason)
-        log.warning("run %s: %s", run.id, reason)
-        reaped.append(run)
+        if worker_lost(run, stale_reason(timeout)):
+            reaped.append(run)
     return reaped
+
+
+def worker_lost(run, reason):
+    """The one retry rule: a run whose worker died is queued again, and started from scratch,
+    until it has been started LAB_MAX_ATTEMPTS times; then it is failed. Each loss is a
+    state event with its reason (the run's history on the experiment page). False when the
+    run was no longer running (another reaper or a redelivered job got there first)."""
+    limit = settings.LAB_MAX_ATTEMPTS
+    with transaction.atomic():  # the flip and its reason are seen together
+        if run.attempts < limit:
+            if Run.objects.filter(id=run.id, state=Run.RUNNING).update(state=Run.QUEUED) != 1:
+                return False
+            discard_partial(run)
+            message = f"{reason} during attempt {run.attempts} of {limit}; queued again"
+            set_state(run, Run.QUEUED, message=message, worker="", dispatched_at=None, heartbeat_at=None,
+                      stage="", step=0)
+        else:
+            if Run.objects.filter(id=run.id, state=Run.RUNNING).update(state=Run.FAILED) != 1:
+                return False
+            message = f"{reason} during attempt {run.attempts} of {limit}; not started again"
+            set_state(run, Run.FAILED, message=message, error=message)
+    log.warning("run %s: %s", run.id, message)
+    return True
+
+
+RETRYABLE = ("failed", "cancelled")
+
+
+def retry_run(run, send):
+    """A user's retry of a failed or cancelled run: queued again with a fresh attempt count
+    (partial rows discarded), then `send(run_ids)` hands it to the executor after commit.
+    False when the run is not failed or cancelled."""
+    with transaction.atomic():
+        if Run.objects.filter(id=run.id, state__in=RETRYABLE).update(state=Run.QUEUED) != 1:
+            return False
+        discard_partial(run)
+        set_state(run, Run.QUEUED, message=f"retried by the user (was {run.state})", error="", attempts=0,
+                  worker="", dispatched_at=None, heartbeat_at=None, started_at=None, finished_at=None,
+                  cancel_requested=False, stage="", step=0, queued_at=timezone.now())
+        send([run.id])
+    return True
 
 
 def discard_partial(run):
@@ -221,12 +260,13 @@ def claim(run_id, presumed_lost=None, seen_heartbeat=None):
             if lost is None:
                 return None, Run.RUNNING  # another live worker has it
             if run.attempts >= settings.LAB_MAX_ATTEMPTS:
-                reason = (f"worker lost ({lost}) during attempt {run.attempts}; not started again "
-                          f"(at most {settings.LAB_MAX_ATTEMPTS} attempts)")
+                reason = (f"worker lost ({lost}) during attempt {run.attempts} of {settings.LAB_MAX_ATTEMPTS}; "
+                          "not started again")
                 set_state(run, Run.FAILED, message=reason, error=reason)
                 return None, Run.FAILED
             discard_partial(run)
-            note(run, f"worker lost ({lost}); starting the run again")
+            note(run, f"worker lost ({lost}) during attempt {run.attempts} of {settings.LAB_MAX_ATTEMPTS}; "
+                      "starting the run again")
             log.warning("run %s: worker lost (%s); claimed again by %s", run.id, lost, worker_id())
         elif not fresh_start:
             return None, run.state
@@ -291,7 +331,7 @@ def run_job(run_id, redelivered=False):
     heartbeat.start()
     try:
         runner = load_runner()
-        config = dict(run.experiment.config)
+        config = snapshots.resolve(run.experiment.config)  # the task pools frozen at launch
         cache_dir = Path(settings.MEDIA_ROOT) / "cache"
         cache_dir.mkdir(parents=True, exist_ok=True)
         results = runner.execute_run(config, run.engine_key(), on_progress=recorder, should_cancel=recorder.should_cancel,

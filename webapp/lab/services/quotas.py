@@ -1,6 +1,8 @@
 """Limits a shared server keeps, each with a message that says what to do."""
 from django.conf import settings
 
+from ..models import Run
+
 
 class QuotaExceeded(ValueError):
     """A write would pass a configured limit; nothing was written."""
@@ -13,3 +15,30 @@ def ensure_room_for_examples(task, adding, replacing=0):
     if total > limit:
         raise QuotaExceeded(f"A task holds at most {limit:,} examples; this would make {total:,}. "
                             "Import fewer rows, replace the existing ones, or split the task.")
+
+
+def ensure_runs_per_experiment(plan):
+    """Refuse an experiment that plans more than LAB_MAX_RUNS_PER_EXPERIMENT runs."""
+    limit = settings.LAB_MAX_RUNS_PER_EXPERIMENT
+    if len(plan) > limit:
+        methods = len({k.method for k in plan})
+        ns = len({k.n for k in plan})
+        seeds = len({k.seed for k in plan})
+        raise QuotaExceeded(f"This makes {len(plan):,} runs ({methods} methods x {ns} N values x {seeds} seeds); an "
+                            f"experiment holds at most {limit:,} runs (LAB_MAX_RUNS_PER_EXPERIMENT). Use fewer "
+                            "N values, seeds or methods, or split it into several experiments.")
+
+
+def queued_runs(user):
+    """Runs of `user`'s experiments waiting for or holding a worker."""
+    return Run.objects.filter(experiment__owner=user, state__in=(Run.QUEUED, Run.RUNNING)).count()
+
+
+def ensure_room_for_runs(user, adding):
+    """Refuse queueing `adding` runs when `user` would have more than
+    LAB_MAX_QUEUED_RUNS_PER_USER runs queued or running."""
+    limit = settings.LAB_MAX_QUEUED_RUNS_PER_USER
+    waiting = queued_runs(user)
+    if waiting + adding > limit:
+        raise QuotaExceeded(f"You may have at most {limit:,} runs queued or running; you have {waiting:,} and this "
+                            f"adds {adding:,}. Wait for some to finish or cancel them (LAB_MAX_QUEUED_RUNS_PER_USER).")

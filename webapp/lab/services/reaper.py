@@ -1,5 +1,7 @@
-"""The one periodic reaper: a `lifecycle.reap_stale_runs` pass every LAB_REAPER_INTERVAL
-seconds (default 10; 0 = none), so a killed worker's run is failed within
+"""The one periodic mechanism: every LAB_REAPER_INTERVAL seconds (default 10; 0 = none) a
+`periodic_pass`: `lifecycle.reap_stale_runs`, then the outbox sweep
+(`dispatch.send_pending` for queued runs committed more than LAB_DISPATCH_GRACE s ago and
+never sent, e.g. because the web process died mid-launch). So a killed worker's run is failed within
 LAB_HEARTBEAT_TIMEOUT + LAB_REAPER_INTERVAL seconds (30 + 10 by default) even when nobody
 loads a page; the state change is broadcast to the experiment's websocket group like any other.
 
@@ -16,9 +18,20 @@ import threading
 
 from django.conf import settings
 
+from . import dispatch
 from .lifecycle import reap_stale_runs
 
 log = logging.getLogger("webapp.lab")
+
+
+def periodic_pass():
+    """One pass: reap dead attempts, then send what the outbox still holds. Returns
+    (reaped runs, number of runs sent)."""
+    reaped = reap_stale_runs()
+    sent = dispatch.send_pending(older_than=settings.LAB_DISPATCH_GRACE)
+    if sent:
+        log.warning("outbox sweep sent %s run(s) that were committed but never sent", sent)
+    return reaped, sent
 
 
 class PeriodicReaper(threading.Thread):
@@ -36,7 +49,7 @@ class PeriodicReaper(threading.Thread):
         while not self.stopped.wait(self.interval):
             close_old_connections()
             try:
-                reap_stale_runs()
+                periodic_pass()
             except Exception:  # noqa: BLE001 - e.g. the database is down; the next pass retries
                 log.warning("periodic reaper pass failed", exc_info=True)
             finally:

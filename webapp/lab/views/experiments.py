@@ -1,7 +1,9 @@
-"""Experiment pages: list, create (validate then launch), watch, cancel."""
+"""Experiment pages: list, create (validate then launch), watch, cancel, retry."""
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count
+from django.db import IntegrityError
+from django.db.models import Count, Prefetch
 from django.http import FileResponse, Http404, HttpResponseNotFound
 from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
@@ -15,10 +17,10 @@ from webapp.teams import permissions
 from webapp.teams.services import current_team, record
 
 from ..experiment_form import ExperimentForm
-from ..models import Experiment, Run
-from ..services import cache, dispatch, lifecycle, provenance
+from ..models import Experiment, Run, RunEvent
+from ..services import cache, dispatch, lifecycle, provenance, quotas
 from ..services.adapters import NoAdapter, adapter_zip
-from ..services.launch import launch
+from ..services.launch import already_submitted, launch
 
 
 def get_experiment(request, pk, action="read"):
@@ -38,7 +40,9 @@ def _posted_tasks_or_404(request, team):
 
 @login_required
 def experiment_list(request):
-    experiments = list(Experiment.objects.filter(team=current_team(request)).select_related("train_task", "owner"))
+    # the stored engine config can be large: the list never needs it
+    experiments = list(Experiment.objects.filter(team=current_team(request)).select_related("train_task", "owner")
+                       .defer("config", "train_task__description", "train_task__input_template"))
     counts = {e.pk: {} for e in experiments}
     # every experiment's run counts per state in one grouped query (not one query per row)
     rows = (Run.objects.filter(experiment__in=experiments).order_by().values_list("experiment_id", "state")
@@ -64,9 +68,18 @@ def experiment_create(request):
             initial = clone_initial(source)
     if request.method == "POST":
         _posted_tasks_or_404(request, team)
+        first = already_submitted(request.user, request.POST.get("submit_key", "")[:64])
+        if first is not None:
+            return _submitted_twice(request, first)
     form = ExperimentForm(request.POST or None, user=request.user, team=team, initial=initial)
     if request.method == "POST" and form.is_valid():
-        exp = launch(request.user, {**form.cleaned_data, "team": team}, form.config, form.plan)
+        try:
+            exp = launch(request.user, {**form.cleaned_data, "team": team}, form.config, form.plan)
+        except IntegrityError:  # the same form's other POST committed first
+            first = already_submitted(request.user, form.cleaned_data.get("submit_key"))
+            if first is None:
+                raise
+            return _submitted_twice(request, first)
         count = exp.runs.count()
         record(request.user, team, "launch", exp, runs=count)
         messages.success(request, f"Queued {count} run{pluralize(count)}.")
@@ -87,8 +100,16 @@ def clone_initial(exp):
     }
 
 
+def _submitted_twice(request, exp):
+    messages.info(request, "This form was already submitted: here is the experiment it created.")
+    return redirect("experiment-detail", pk=exp.pk)
+
+
 RUN_ROW_FIELDS = ("id", "experiment_id", "method", "n", "seed", "state", "stage", "step", "total", "message",
-                  "error", "overall_progress", "eta_seconds", "training")
+                  "error", "overall_progress", "eta_seconds", "training", "attempts")
+# the state events that record a dead attempt (lifecycle.worker_lost, lifecycle.claim)
+LOST_ATTEMPTS = Prefetch("events", to_attr="lost_attempts", queryset=RunEvent.objects.filter(
+    kind="state", message__contains="worker lost").only("run_id", "created_at", "message").order_by("id"))
 
 
 CSRF_PLACEHOLDER = "@@csrf-input@@"
@@ -104,8 +125,8 @@ def run_rows_html(request, exp, can_cancel=True):
     if not isinstance(html, str):
         finished = not exp.runs.exclude(state__in=Run.FINAL_STATES).exists()
         html = render_to_string("lab/_run_rows.html", {
-            "experiment": exp, "runs": exp.runs.only(*RUN_ROW_FIELDS), "csrf_input": CSRF_PLACEHOLDER,
-            "can_cancel": can_cancel})
+            "experiment": exp, "runs": exp.runs.only(*RUN_ROW_FIELDS).prefetch_related(LOST_ATTEMPTS),
+            "max_attempts": settings.LAB_MAX_ATTEMPTS, "csrf_input": CSRF_PLACEHOLDER, "can_cancel": can_cancel})
         if finished:
             cache.put(key, html)
     token = format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', get_token(request))
@@ -126,6 +147,7 @@ def experiment_detail(request, pk):
         "eval_tasks": exp.eval_tasks.only("name"),
         "can_cancel": can_cancel,
         "provenance": provenance.describe(exp),
+        "max_attempts": settings.LAB_MAX_ATTEMPTS,
         **experiment_team_context(request, exp),
     })
 
@@ -164,6 +186,24 @@ def experiment_cancel(request, pk):
     messages.info(request, f"Cancelling {sum(c for c, _ in outcomes)} run(s).")
     if not all(ok for _, ok in outcomes):
         messages.warning(request, BROKER_DOWN_NOTE)
+    return redirect("experiment-detail", pk=exp.pk)
+
+
+@login_required
+@require_POST
+def run_retry(request, pk, run_id):
+    """Queue a failed or cancelled run again (fresh attempt count, partial rows dropped)."""
+    exp = get_experiment(request, pk, "cancel")  # who may cancel a run may retry it
+    run = get_object_or_404(Run, pk=run_id, experiment=exp)
+    try:
+        quotas.ensure_room_for_runs(request.user, 1)
+    except quotas.QuotaExceeded as exc:
+        messages.error(request, str(exc))
+        return redirect("experiment-detail", pk=exp.pk)
+    if lifecycle.retry_run(run, send=dispatch.send_on_commit):
+        messages.info(request, f"Queued {run} again.")
+    else:
+        messages.warning(request, f"{run} is {run.state}: only a failed or cancelled run can be retried.")
     return redirect("experiment-detail", pk=exp.pk)
 
 

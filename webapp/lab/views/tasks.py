@@ -1,6 +1,7 @@
 """Task pages: list, create/edit/delete/copy, and the prompt preview's JSON."""
 
 from django.contrib import messages
+from django.core.paginator import Paginator
 from django.contrib.auth.decorators import login_required
 from django.db.models import Count, Q
 from django.http import Http404, JsonResponse
@@ -98,8 +99,7 @@ def task_copy(request, pk):
 @login_required
 def task_detail(request, pk):
     task = get_task(request, pk)
-    examples = list(task.examples.all())
-    pool = [{"input": e.input, "output": e.output} for e in examples if e.split == Example.POOL]
+    page, query = example_page(request, task)
     p = preset(task.name) if task.needs_hub else None
     hub_initial = {"dataset_id": task.hf_dataset, "split": "train"}
     if p:
@@ -112,12 +112,29 @@ def task_detail(request, pk):
         "can_launch": permissions.can(user, "launch", current_team(request)),
         "copy_teams": permissions.editable_teams(user),
         "move_teams": [t for t in permissions.editable_teams(user) if permissions.can_move(user, task, t)],
-        "examples": examples,
-        "n_pool": len(pool),
+        "examples": page,
+        "query": query,
+        "n_examples": task.examples.count() if query else page.paginator.count,
+        "n_pool": task.pool().count(),
         "example_form": ExampleForm(task=task),
         "import_form": ImportFileForm(),
         "hub_form": HubImportForm(initial=hub_initial),
     })
+
+
+EXAMPLES_PER_PAGE = 100
+
+
+def example_page(request, task):
+    """One page of the task's examples (`?page=`, EXAMPLES_PER_PAGE rows), filtered by `?q=`
+    (a case-insensitive substring of the input or the output): a 100,000-example task never
+    renders at once. Each row keeps its number in the whole task."""
+    query = request.GET.get("q", "").strip()[:200].replace("\x00", "")
+    examples = task.examples.order_by("position", "id").only("id", "position", "split", "input", "output")
+    if query:
+        examples = examples.filter(Q(input__icontains=query) | Q(output__icontains=query))
+    page = Paginator(examples, EXAMPLES_PER_PAGE).get_page(request.GET.get("page"))
+    return page, query
 
 
 @login_required

@@ -1,12 +1,13 @@
-"""`manage.py reap_runs`: fail runs whose worker stopped sending heartbeats."""
+"""`manage.py reap_runs`: one periodic pass by hand (reap runs whose worker stopped sending
+heartbeats, then send queued runs that were committed but never sent)."""
 from django.core.management.base import BaseCommand
 
-from webapp.lab.services.lifecycle import reap_stale_runs
+from webapp.lab.services.reaper import periodic_pass
 
 
 class Command(BaseCommand):
-    help = "Mark running runs with a stale heartbeat as failed."
+    help = "Reap runs with a stale heartbeat and send runs the dispatch outbox still holds."
 
     def handle(self, *args, **options):
-        reaped = reap_stale_runs()
-        self.stdout.write(f"reaped {len(reaped)} run(s)")
+        reaped, sent = periodic_pass()
+        self.stdout.write(f"reaped {len(reaped)} run(s), sent {sent} pending run(s)")

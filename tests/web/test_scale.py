@@ -1,0 +1,53 @@
+"""Scale of one team's data: the task page shows one page of examples (with search), never
+all of them; the experiment list never loads the stored configs."""
+import re
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from webapp.lab.models import Example, Experiment
+
+from .conftest import make_sft_experiment, make_task
+
+pytestmark = pytest.mark.django_db
+
+
+def _rows(html):
+    body = html.split('<table class="grid examples">', 1)[1].split("</table>", 1)[0]
+    return re.findall(r'<td class="num">(\d+)</td><td class="mono">([^<]*)</td>', body)
+
+
+def test_task_page_paginates_examples(client_in, user):
+    task = make_task(user, n=0)
+    Example.objects.bulk_create(Example(task=task, position=i, input=f"row {i} {'apple' if i % 50 == 0 else 'pear'}",
+                                        output="positive") for i in range(250))
+    page = client_in.get(f"/tasks/{task.pk}/").content.decode()
+    rows = _rows(page)
+    assert len(rows) == 100 and rows[0] == ("1", "row 0 apple") and rows[-1][0] == "100"
+    assert "page 1 of 3" in page and 'rel="next"' in page
+    last = client_in.get(f"/tasks/{task.pk}/?page=3").content.decode()
+    assert [r[0] for r in _rows(last)][:1] == ["201"] and len(_rows(last)) == 50
+    assert 'max="250"' in page  # the prompt preview still knows the whole pool
+    for bad in ("abc", "999999", "-1", "0"):
+        assert client_in.get(f"/tasks/{task.pk}/?page={bad}").status_code == 200
+
+
+def test_task_page_search(client_in, user):
+    task = make_task(user, n=0)
+    Example.objects.bulk_create(Example(task=task, position=i, input=f"row {i} {'APPLE' if i % 50 == 0 else 'pear'}",
+                                        output="positive") for i in range(250))
+    page = client_in.get(f"/tasks/{task.pk}/", {"q": "apple"}).content.decode()
+    assert [r[1] for r in _rows(page)] == [f"row {i} APPLE" for i in (0, 50, 100, 150, 200)]
+    assert "5 of 250 examples contain" in page
+    none = client_in.get(f"/tasks/{task.pk}/", {"q": "<kiwi>"}).content.decode()
+    assert _rows(none) == [] and 'No example contains "&lt;kiwi&gt;"' in none
+
+
+def test_experiment_list_defers_the_stored_config(client_in, user):
+    make_sft_experiment(user)
+    with CaptureQueriesContext(connection) as ctx:
+        page = client_in.get("/experiments/")
+    assert page.status_code == 200 and Experiment.objects.count() == 1
+    selects = [q["sql"] for q in ctx.captured_queries if 'FROM "lab_experiment"' in q["sql"]]
+    assert selects and not any('"lab_experiment"."config"' in sql for sql in selects)
