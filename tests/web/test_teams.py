@@ -257,3 +257,17 @@ def test_demo_user_gets_a_personal_space_and_a_demo_team(db):
     demo = Team.objects.get(name="demo", memberships__user__username="demo")
     assert Team.objects.filter(personal=True, created_by__username="demo").count() == 1
     assert list(demo.tasks.values_list("name", flat=True)) == ["animal-or-fruit"]
+
+
+@pytest.mark.django_db
+def test_a_share_link_downloads_its_own_runs_adapters_and_nothing_else(w):
+    token = w.tokens["valid"]
+    anon = Client()
+    page = anon.get(f"/s/{token}/").content.decode()
+    own = f"/s/{token}/runs/{w.objects['done'].pk}/adapter.zip"
+    assert own in page and f"/experiments/{w.objects['exp'].pk}/runs/" not in page
+    response = anon.get(own)
+    assert response.status_code == 200 and response["Content-Type"] == "application/zip"
+    other_run = Run.objects.create(experiment=w.objects["u_exp"], method="sft", n=4, seed=0, state=Run.DONE)
+    assert anon.get(f"/s/{token}/runs/{other_run.pk}/adapter.zip").status_code == 404
+    assert anon.get(f"/s/{w.tokens['revoked']}/runs/{w.objects['done'].pk}/adapter.zip").status_code == 404

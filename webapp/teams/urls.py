@@ -23,4 +23,5 @@ urlpatterns = [
     path("s/<str:token>/history.json", views.shared_history, name="share-history"),
     path("s/<str:token>/results.json", views.shared_results, name="share-results"),
     path("s/<str:token>/examples.json", views.shared_examples, name="share-examples"),
+    path("s/<str:token>/runs/<int:run_id>/adapter.zip", views.shared_adapter, name="share-adapter"),
 ]

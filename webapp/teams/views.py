@@ -1,5 +1,6 @@
 """Team pages (members, roles, audit log, switcher), share links, and the copy / move /
 delete actions on tasks and experiments. Access: permissions.py only."""
+from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
@@ -10,7 +11,8 @@ from django.views.decorators.http import require_POST
 
 from webapp.lab.models import Task
 from webapp.lab.views import api
-from webapp.lab.views.experiments import cancel_run, run_rows_html
+from webapp.lab.services import provenance
+from webapp.lab.views.experiments import adapter_response, cancel_run, run_rows_html
 
 from . import permissions, services
 from .forms import InviteForm, RoleForm, ShareLinkForm, TeamForm
@@ -269,10 +271,18 @@ def shared_experiment(request, token):
     exp = _shared(token)
     return _no_referrer(render(request, "lab/experiment_detail.html", {
         "experiment": exp,
-        "runs_html": run_rows_html(request, exp, can_cancel=False),
+        "runs_html": run_rows_html(request, exp, can_cancel=False, runs_base=f"/s/{token}/runs/"),
         "eval_tasks": exp.eval_tasks.only("name"),
+        "provenance": provenance.describe(exp),
+        "max_attempts": settings.LAB_MAX_ATTEMPTS,
         "shared": True,
     }))
+
+
+def shared_adapter(request, token, run_id):
+    """A run's adapter zip for the holder of a share link (that experiment's runs only)."""
+    exp = _shared(token)
+    return _no_referrer(adapter_response(exp, run_id))
 
 
 def shared_history(request, token):

@@ -9,7 +9,7 @@ from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
 from django.template.loader import render_to_string
-from django.utils.html import format_html
+from django.utils.html import escape, format_html
 from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
@@ -113,24 +113,29 @@ LOST_ATTEMPTS = Prefetch("events", to_attr="lost_attempts", queryset=RunEvent.ob
 
 
 CSRF_PLACEHOLDER = "@@csrf-input@@"
+RUNS_BASE_PLACEHOLDER = "@@runs-base@@"
 
 
-def run_rows_html(request, exp, can_cancel=True):
+def run_rows_html(request, exp, can_cancel=True, runs_base=None):
     """The rows of the runs table. Rendering 100 rows is most of the page's cost, so a
     finished experiment's rows are cached (key: its results version, bumped by every run
-    state change) with a placeholder where each row's cancel form takes this request's
-    CSRF token. Readers who cannot cancel get rows without cancel forms."""
+    state change) with placeholders where each row's cancel form takes this request's
+    CSRF token and its adapter link this page's runs URL (`runs_base`: a share link's own
+    prefix, so that the token never enters the cache). Readers who cannot cancel get rows
+    without cancel forms."""
     key = exp.cache_key("run-rows", "rw" if can_cancel else "ro")
     html = cache.get(key)  # only ever stored for a finished experiment, at this results version
     if not isinstance(html, str):
         finished = not exp.runs.exclude(state__in=Run.FINAL_STATES).exists()
         html = render_to_string("lab/_run_rows.html", {
             "experiment": exp, "runs": exp.runs.only(*RUN_ROW_FIELDS).prefetch_related(LOST_ATTEMPTS),
-            "max_attempts": settings.LAB_MAX_ATTEMPTS, "csrf_input": CSRF_PLACEHOLDER, "can_cancel": can_cancel})
+            "max_attempts": settings.LAB_MAX_ATTEMPTS, "csrf_input": CSRF_PLACEHOLDER, "can_cancel": can_cancel,
+            "runs_base": RUNS_BASE_PLACEHOLDER})
         if finished:
             cache.put(key, html)
     token = format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', get_token(request))
-    return mark_safe(html.replace(CSRF_PLACEHOLDER, token))
+    base = runs_base or f"/experiments/{exp.pk}/runs/"
+    return mark_safe(html.replace(CSRF_PLACEHOLDER, token).replace(RUNS_BASE_PLACEHOLDER, escape(base)))
 
 
 @login_required
@@ -210,7 +215,11 @@ def run_retry(request, pk, run_id):
 @login_required
 def run_adapter(request, pk, run_id):
     """The run's adapter files as a zip (404 with the reason when there is none)."""
-    exp = get_experiment(request, pk)
+    return adapter_response(get_experiment(request, pk), run_id)
+
+
+def adapter_response(exp, run_id):
+    """The zip download of a run of `exp` that the caller may read (pages and share links)."""
     run = get_object_or_404(Run, pk=run_id, experiment=exp)
     try:
         handle, name = adapter_zip(run)
