@@ -16,6 +16,7 @@ from pathlib import Path
 import torch
 
 from .answers import answer_pass
+from .lru import LRU
 from .losses import TrainItem
 from .sampling import demo_orders, draw_split, eval_set
 from .sequences import encode_answers, encode_prompts
@@ -26,7 +27,7 @@ CACHE_VERSION = 4
 # examples: query (or dev example) i sees the N training examples in ordering
 # i % ICL_ORDERINGS, and the demonstrations of each ordering run once (prefix.py).
 ICL_ORDERINGS = 4
-_memory: dict[str, "IclWork"] = {}
+_memory: LRU = LRU(8)   # the most recent (model, task, N, seed) works of this process
 
 
 @dataclass
@@ -120,10 +121,10 @@ def get_icl_work(lm, cfg, task, eval_tasks, n, seed, reporter, cache_dir=None) -
     key = cache_key(lm.name, task, eval_tasks, n, seed, cfg.icl_demos, cfg.eval_size, cfg.similarity_size,
                     cfg.training.soft_top_k, cfg.max_new_tokens)
     if key in _memory:
-        return _memory[key], True
+        return _memory.get(key), True
     if cache_dir is None:
         work = compute_icl_work(lm, cfg, task, eval_tasks, n, seed, reporter)
-        _memory[key] = work
+        _memory.put(key, work)
         return work, False
     folder = Path(cache_dir) / "icl"
     folder.mkdir(parents=True, exist_ok=True)
@@ -142,8 +143,14 @@ def get_icl_work(lm, cfg, task, eval_tasks, n, seed, reporter, cache_dir=None) -
                 reused = False
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
-    _memory[key] = work
+    _memory.put(key, work)
     return work, reused
+
+
+def training_data_key(lm, cfg, task: Task, n: int, seed: int) -> str:
+    """What the training and dev items depend on (the ICL-work key without evaluation tasks)."""
+    return cache_key(lm.name, task, [], n, seed, cfg.icl_demos, cfg.eval_size, 0, cfg.training.soft_top_k,
+                     cfg.max_new_tokens)
 
 
 def clear_memory_cache() -> None:
