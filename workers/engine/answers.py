@@ -80,8 +80,9 @@ def answer_pass(lm, prompts: list[str], labels: Optional[list[str]], want_acts: 
     single = label_ids is not None and all(len(ids) == 1 for ids in label_ids)
     slots: list[Optional[tuple]] = [None] * total   # per prompt: (label logprobs, text, answer, acts, ids, probs)
     done = 0
+    rows_all = encode_prompts(tok, prompts) if prompts else []
     with ActivationCapture(model) as capture:
-        for index, rows, prefix in prefixed_batches(model, encode_prompts(tok, prompts), groups, batch_size, device):
+        for index, rows, prefix in prefixed_batches(model, rows_all, groups, batch_size, device):
             lp = None
             if single:
                 out = teacher_pass(model, capture, rows, [[pad]] * len(rows), pad, device, top_k, act_dtype, prefix)
