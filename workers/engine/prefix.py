@@ -74,7 +74,7 @@ def prefixed_batches(model, rows: list[list[int]], groups: Optional[list[Optiona
         order.setdefault(None if groups is None else groups[i], []).append(i)
     for group, members in order.items():
         prefix, cut = None, 0
-        if group is not None:
+        if group is not None and len(members) > 1:   # a prompt alone gains nothing from a prefix
             cut = common_prefix_length([rows[i] for i in members])
             prefix = compute_prefix(model, rows[members[0]][:cut], device) if cut else None
         for start in range(0, len(members), batch_size):
