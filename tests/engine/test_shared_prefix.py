@@ -1,7 +1,8 @@
 """Shared-prefix ICL computes what the full prompts compute: label scores (single-
 and multi-token labels), greedy generations and the activations captured while
 answering, on tiny random Llama, Qwen2, Qwen3 and GPT-2 models. The queries have
-different lengths, so the suffixes after the shared demonstrations are padded."""
+different lengths, so the suffixes after the shared demonstrations are padded,
+and so do the demonstrations of the orderings (the prefixes run as one batch)."""
 from dataclasses import replace
 
 import pytest
@@ -22,7 +23,8 @@ QUERIES = ["a dog", "i saw the big red bus today", "my drum", "the owl and the c
 
 
 def prompts_and_groups():
-    orders = [TASK.examples, TASK.examples[::-1], TASK.examples[1:] + TASK.examples[:1]]
+    # orderings of different lengths, so the prefixes (computed together) are padded
+    orders = [TASK.examples, TASK.examples[::-1], TASK.examples[1:]]
     prompts, groups = [], []
     for i, q in enumerate(QUERIES * 2):
         prompts.append(icl_prompt(TASK, orders[i % 3], TASK, q))

@@ -18,10 +18,13 @@ import torch
 
 @dataclass
 class SharedPrefix:
-    """The keys and values of a token prefix, batch 1, one (keys, values) pair per layer."""
+    """The keys and values of a token prefix, batch 1, one (keys, values) pair per
+    layer; `mask` [1, width] marks its real tokens (prefixes are computed in
+    left-padded batches, so a prefix may carry padding on its left)."""
 
     length: int
     layers: list[tuple[torch.Tensor, torch.Tensor]]
+    mask: torch.Tensor
 
     def cache(self, batch: int):
         """A fresh cache holding the prefix for `batch` rows (the model appends to it)."""
@@ -31,8 +34,8 @@ class SharedPrefix:
 
     def extend(self, mask: torch.Tensor, positions: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """A suffix's attention mask and position ids as seen after the prefix."""
-        ones = torch.ones((mask.shape[0], self.length), dtype=mask.dtype, device=mask.device)
-        return torch.cat([ones, mask], dim=1), positions + self.length
+        head = self.mask.to(device=mask.device, dtype=mask.dtype).expand(mask.shape[0], -1)
+        return torch.cat([head, mask], dim=1), positions + self.length
 
 
 def model_inputs(input_ids, attention_mask, position_ids, prefix: Optional[SharedPrefix]) -> dict:
@@ -45,11 +48,20 @@ def model_inputs(input_ids, attention_mask, position_ids, prefix: Optional[Share
 
 
 @torch.no_grad()
-def compute_prefix(model, ids: list[int], device) -> SharedPrefix:
-    out = model(input_ids=torch.tensor([ids], device=device), use_cache=True, logits_to_keep=1)
-    cache = out.past_key_values
-    layers = [(layer.keys, layer.values) for layer in cache.layers]
-    return SharedPrefix(len(ids), layers)
+def compute_prefixes(model, rows: list[list[int]], device) -> list[SharedPrefix]:
+    """Several prefixes in one left-padded forward pass."""
+    width = max(len(r) for r in rows)
+    ids = torch.zeros((len(rows), width), dtype=torch.long)
+    mask = torch.zeros((len(rows), width), dtype=torch.long)
+    for i, r in enumerate(rows):
+        ids[i, width - len(r):] = torch.tensor(r)
+        mask[i, width - len(r):] = 1
+    ids, mask = ids.to(device), mask.to(device)
+    pos = (mask.cumsum(-1) - 1).clamp(min=0)
+    out = model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=True, logits_to_keep=1)
+    layers = [(layer.keys, layer.values) for layer in out.past_key_values.layers]
+    return [SharedPrefix(len(r), [(k[i:i + 1], v[i:i + 1]) for k, v in layers], mask[i:i + 1])
+            for i, r in enumerate(rows)]
 
 
 def common_prefix_length(rows: list[list[int]]) -> int:
@@ -72,11 +84,17 @@ def prefixed_batches(model, rows: list[list[int]], groups: Optional[list[Optiona
     order: dict = {}
     for i in range(len(rows)):
         order.setdefault(None if groups is None else groups[i], []).append(i)
+    # a prompt alone gains nothing from a prefix; the others' prefixes run together
+    shared = [g for g, members in order.items() if g is not None and len(members) > 1]
+    cuts = {g: common_prefix_length([rows[i] for i in order[g]]) for g in shared}
+    shared = [g for g in shared if cuts[g] > 0]
+    prefixes = {}
+    for start in range(0, len(shared), batch_size):
+        part = shared[start:start + batch_size]
+        prefixes.update(zip(part, compute_prefixes(model, [rows[order[g][0]][:cuts[g]] for g in part], device)))
     for group, members in order.items():
-        prefix, cut = None, 0
-        if group is not None and len(members) > 1:   # a prompt alone gains nothing from a prefix
-            cut = common_prefix_length([rows[i] for i in members])
-            prefix = compute_prefix(model, rows[members[0]][:cut], device) if cut else None
+        prefix = prefixes.get(group)
+        cut = prefix.length if prefix is not None else 0
         for start in range(0, len(members), batch_size):
             chunk = members[start:start + batch_size]
             yield chunk, [rows[i][cut:] for i in chunk], prefix
