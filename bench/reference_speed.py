@@ -10,7 +10,7 @@ tokenizer), CPU, fp32, measured in one run:
 (b) ICL evaluation at N=8 (200 queries: label scores and activations) with the
     shared-prefix cache against a plain batched forward of the full prompts.
 
-    python -m bench.reference_speed     (writes its section of BENCHMARKS.md)
+    python -m bench.reference_speed [a] [b]   (default both; each writes its section of BENCHMARKS.md)
 
 Environment: BENCH_EPOCHS (default 10; the paper allows 50 with early stopping),
 BENCH_EVAL (200), BENCH_REPEATS (1; interleaved engine/reference pairs).
@@ -123,7 +123,7 @@ def icl_prefix_benchmark(lm, repeats: int = 3) -> dict:
             "prompt_tokens": statistics.fmean(len(r) for r in ids)}
 
 
-def report(params, pairs, prefix, load) -> str:
+def report_a(params, pairs, load) -> str:
     eng = statistics.median(p[0] for p in pairs)
     ref = statistics.median(p[1] for p in pairs)
     e_acc, r_runs = pairs[-1][2], pairs[-1][3]
@@ -131,7 +131,7 @@ def report(params, pairs, prefix, load) -> str:
     rows = "\n".join(f"| {m} | {e_acc.get(m, float('nan')):.3f} | "
                      f"{(r.get('accuracy', r['icl_accuracy'])):.3f} | "
                      f"{sum(ref_t[m].values()):.1f} |" for m, r in ((r["method"], r) for r in r_runs))
-    return f"""`python -m bench.reference_speed` ({time.strftime('%Y-%m-%d')}, {platform.machine()}, {torch.get_num_threads()} torch threads, CPU, fp32;
+    return f"""`python -m bench.reference_speed a` ({time.strftime('%Y-%m-%d')}, {platform.machine()}, {torch.get_num_threads()} torch threads, CPU, fp32;
 2 CPU cores shared with other work, load average {load[0]:.1f} at the start and {load[1]:.1f} at the end).
 Model: a randomly initialised Llama built in the benchmark, {params / 1e6:.0f}M parameters (hidden 768, 12 layers,
 12 heads, MLP 2048, vocabulary 32,000, tied embeddings), the embedded world's tokenizer, task `{TASK}`.
@@ -157,6 +157,14 @@ on both sides. {len(pairs)} interleaved pair(s), medians:
 (Accuracies differ because the reference picks the learning rate on the evaluation set and the engine on the dev
 split, and a random model's accuracy is near chance; the figure here is speed.)
 
+"""
+
+
+def report_b(params, prefix, load) -> str:
+    return f"""`python -m bench.reference_speed b` ({time.strftime('%Y-%m-%d')}, {platform.machine()}, {torch.get_num_threads()} torch threads, CPU, fp32;
+2 CPU cores shared with other work, load average {load[0]:.1f} at the start and {load[1]:.1f} at the end).
+Model: the random {params / 1e6:.0f}M Llama of (a), task `{TASK}`.
+
 **(b) ICL evaluation with the shared-prefix cache**, N=8, 200 queries in 4 demonstration orderings (label scores
 and the attention outputs at the answer position, batches of 32; mean prompt {prefix['prompt_tokens']:.0f} tokens),
 medians of 3 interleaved runs:
@@ -169,28 +177,41 @@ medians of 3 interleaved runs:
 """
 
 
+
+SECTION_A = "Engine vs. the reference code's loops (random 110M Llama, CPU)"
+SECTION_B = "Shared-prefix ICL evaluation (random 110M Llama, CPU)"
+
+
 def main() -> None:
+    import sys
+
     from workers.engine.config import load_config
     from workers.engine.runner import get_model
 
-    torch.set_num_threads(max(1, torch.get_num_threads()))
+    parts = sys.argv[1:] or ["a", "b"]
     load0 = os.getloadavg()[0]
     with tempfile.TemporaryDirectory() as tmp:
         model_dir, params = build_model(Path(tmp))
         cfg = engine_config(model_dir)
         lm = get_model(load_config(cfg))   # loaded once; shared by both sides
-        prefix = icl_prefix_benchmark(lm)
-        print("prefix", prefix, flush=True)
-        pairs = []
-        for _ in range(REPEATS):
-            e_wall, e_acc = run_engine(cfg)
-            print("engine", e_wall, e_acc, flush=True)
-            r_wall, r_runs = run_reference(lm)
-            print("reference", r_wall, r_runs, flush=True)
-            pairs.append((e_wall, r_wall, e_acc, r_runs))
-    body = report(params, pairs, prefix, (load0, os.getloadavg()[0]))
-    print(body)
-    update_benchmarks_md("Engine vs. the reference code's loops (random 110M Llama, CPU)", body)
+        if "b" in parts:
+            prefix = icl_prefix_benchmark(lm)
+            print("prefix", prefix, flush=True)
+            body = report_b(params, prefix, (load0, os.getloadavg()[0]))
+            print(body)
+            update_benchmarks_md(SECTION_B, body)
+        if "a" in parts:
+            load0 = os.getloadavg()[0]
+            pairs = []
+            for _ in range(REPEATS):
+                e_wall, e_acc = run_engine(cfg)
+                print("engine", e_wall, e_acc, flush=True)
+                r_wall, r_runs = run_reference(lm)
+                print("reference", r_wall, r_runs, flush=True)
+                pairs.append((e_wall, r_wall, e_acc, r_runs))
+            body = report_a(params, pairs, (load0, os.getloadavg()[0]))
+            print(body)
+            update_benchmarks_md(SECTION_A, body)
 
 
 if __name__ == "__main__":
