@@ -174,6 +174,9 @@ medians of 3 interleaved runs:
 | plain batched forward of the full prompts (no scoring, no capture) | {prefix['plain_seconds']:.2f} | 1 |
 | engine, full prompts (`answer_pass` without groups) | {prefix['full_seconds']:.2f} | {prefix['full_over_plain']:.2f}x |
 | **engine, shared prefix** (`answer_pass` with the orderings) | {prefix['shared_seconds']:.2f} | **{prefix['shared_over_plain']:.2f}x** (target < 0.5x) |
+
+Single timings on this shared 2-core machine vary severalfold with other users' load (the load averages above);
+the three variants are interleaved so that a ratio compares runs made under the same conditions.
 """
 
 
