@@ -9,6 +9,7 @@ from workers.engine.config import load_config
 from workers.engine.evaluation import evaluate_without_demos
 from workers.engine.heldout_eval import heldout_icl_curve
 from workers.engine.icl_work import clear_memory_cache, get_icl_work
+from workers.engine.stage_cache import clear_memory_cache as clear_stage_cache
 from workers.engine.progress import Reporter
 from workers.engine.runner import execute_run, resolve_tasks, run_compare
 from workers.engine.sampling import draw_split
@@ -77,8 +78,10 @@ def test_same_seed_gives_identical_metrics():
     key = RunKey("ia2-sft", 4, 1)
     cfg = {**CONFIG, "eval_size": 40, "similarity_size": 10}
     clear_memory_cache()
+    clear_stage_cache()
     a = execute_run(cfg, key)
     clear_memory_cache()
+    clear_stage_cache()   # trained again, not reused
     b = execute_run(cfg, key)
     strip = lambda rs: [{k: v for k, v in r.items() if k not in ("timings", "icl_work_reused")} for r in rs]
     assert strip(a) == strip(b)

@@ -3,6 +3,8 @@
 The adapter is injected into the loaded base model for one run and removed
 afterwards, so the same base weights serve every method in a process.
 """
+from contextlib import contextmanager
+
 import torch
 
 from .errors import ConfigError
@@ -57,3 +59,35 @@ def load_trainable_state(peft_model, state: dict[str, torch.Tensor]) -> None:
     with torch.no_grad():
         for n, t in state.items():
             params[n].copy_(t.to(params[n].device))
+
+
+@contextmanager
+def fused_for_eval(model):
+    """Evaluate a LoRA model with each update folded into its layer's weight.
+
+    Inside the context every LoRA-wrapped layer's base weight is replaced by a new
+    tensor W + scale * B @ A and peft's adapter path is switched off, so a forward
+    pass costs what the base model's does. The original weight tensors are put back
+    afterwards untouched (no in-place merge and unmerge, whose rounding would drift
+    the shared base weights). Other models (base, (IA)^3) are yielded unchanged.
+    """
+    from peft import PeftModel
+    from peft.tuners.lora import LoraLayer
+
+    layers = [m for m in model.modules() if isinstance(m, LoraLayer)] if isinstance(model, PeftModel) else []
+    if not layers:
+        yield model
+        return
+    originals = []
+    with torch.no_grad():
+        for layer in layers:
+            base = layer.get_base_layer()
+            delta = sum(layer.get_delta_weight(a) for a in layer.active_adapters if a in layer.lora_A)
+            originals.append((base, base.weight))
+            base.weight = torch.nn.Parameter(base.weight + delta.to(base.weight.dtype), requires_grad=False)
+    try:
+        with model.disable_adapter():
+            yield model
+    finally:
+        for base, weight in originals:
+            base.weight = weight

@@ -73,8 +73,8 @@ def similarity_to_icl(lm, model, task: Task, inputs: list[str], answer_ids: list
         for start in range(0, len(icl_acts), cfg.eval_batch_size):
             sl = slice(start, start + cfg.eval_batch_size)
             prompt_ids = encode_prompts(tok, [task.query(x) for x in inputs[sl]])
-            acts, _, _, _, _ = teacher_pass(model, capture, prompt_ids, answer_ids[sl], tok.pad_token_id,
-                                            lm.device, top_k=1)
+            acts = teacher_pass(model, capture, prompt_ids, answer_ids[sl], tok.pad_token_id, lm.device,
+                                top_k=1).acts
             pairs += list(zip(acts, icl_acts[sl]))
             reporter.tick("similarity", min(start + cfg.eval_batch_size, len(icl_acts)), len(icl_acts))
     pairs = [(a.float(), b.float()) for a, b in pairs]

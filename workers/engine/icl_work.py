@@ -16,13 +16,18 @@ from pathlib import Path
 import torch
 
 from .answers import answer_pass
+from .lru import LRU
 from .losses import TrainItem
 from .sampling import demo_orders, draw_split, eval_set
 from .sequences import encode_answers, encode_prompts
 from .tasks import Task, icl_prompt
 
-CACHE_VERSION = 3
-_memory: dict[str, "IclWork"] = {}
+CACHE_VERSION = 4
+# Demonstration orderings per seed shared by the evaluation queries and the dev
+# examples: query (or dev example) i sees the N training examples in ordering
+# i % ICL_ORDERINGS, and the demonstrations of each ordering run once (prefix.py).
+ICL_ORDERINGS = 4
+_memory: LRU = LRU(8)   # the most recent (model, task, N, seed) works of this process
 
 
 @dataclass
@@ -70,11 +75,12 @@ def compute_icl_work(lm, cfg, task: Task, eval_tasks: list[Task], n: int, seed: 
         others = [e for j, e in enumerate(split.train) if j != i]
         demos = demo_orders(others, 1, min(k, len(others)), task.name, n, seed, "train", i)[0]
         train_prompts.append(icl_prompt(task, demos, task, ex.input))
-    dev_demos = demo_orders(split.train, len(split.dev), k, task.name, n, seed, "dev")
-    dev_prompts = [icl_prompt(task, d, task, ex.input) for d, ex in zip(dev_demos, split.dev)]
+    orders = demo_orders(split.train, ICL_ORDERINGS, k, task.name, n, seed, "orderings")
+    dev_prompts = [icl_prompt(task, orders[j % ICL_ORDERINGS], task, ex.input) for j, ex in enumerate(split.dev)]
+    groups = [None] * len(train_prompts) + [j % ICL_ORDERINGS for j in range(len(dev_prompts))]
     ans = answer_pass(lm, train_prompts + dev_prompts, labels, want_acts=True, top_k=top_k,
                       max_new_tokens=cfg.max_new_tokens, batch_size=cfg.eval_batch_size,
-                      reporter=reporter, stage="icl-targets")
+                      reporter=reporter, stage="icl-targets", groups=groups)
     tok = lm.tokenizer
     examples = split.train + split.dev
     query_ids = encode_prompts(tok, [task.query(e.input) for e in examples])
@@ -86,15 +92,16 @@ def compute_icl_work(lm, cfg, task: Task, eval_tasks: list[Task], n: int, seed: 
     for et in eval_tasks:
         t0 = time.time()
         queries = eval_set(et, cfg.eval_size)
-        orders = demo_orders(split.train, len(queries), k, task.name, n, seed, "eval", et.name)
-        prompts = [icl_prompt(task, d, et, q.input) for d, q in zip(orders, queries)]
+        prompts = [icl_prompt(task, orders[i % ICL_ORDERINGS], et, q.input) for i, q in enumerate(queries)]
+        groups = [i % ICL_ORDERINGS for i in range(len(prompts))]
         sim = cfg.similarity_size
         e_labels = et.labels if et.kind == "classification" else None
         head = answer_pass(lm, prompts[:sim], e_labels, want_acts=True, top_k=1,
                            max_new_tokens=cfg.max_new_tokens, batch_size=cfg.eval_batch_size,
-                           reporter=reporter, stage="icl-eval") if sim else None
+                           reporter=reporter, stage="icl-eval", groups=groups[:sim]) if sim else None
         tail = answer_pass(lm, prompts[sim:], e_labels, want_acts=False, max_new_tokens=cfg.max_new_tokens,
-                           batch_size=cfg.eval_batch_size, reporter=reporter, stage="icl-eval")
+                           batch_size=cfg.eval_batch_size, reporter=reporter, stage="icl-eval",
+                           groups=groups[sim:])
         parts = [p for p in (head, tail) if p is not None]
         logprobs = None
         if e_labels is not None:
@@ -114,10 +121,10 @@ def get_icl_work(lm, cfg, task, eval_tasks, n, seed, reporter, cache_dir=None) -
     key = cache_key(lm.name, task, eval_tasks, n, seed, cfg.icl_demos, cfg.eval_size, cfg.similarity_size,
                     cfg.training.soft_top_k, cfg.max_new_tokens)
     if key in _memory:
-        return _memory[key], True
+        return _memory.get(key), True
     if cache_dir is None:
         work = compute_icl_work(lm, cfg, task, eval_tasks, n, seed, reporter)
-        _memory[key] = work
+        _memory.put(key, work)
         return work, False
     folder = Path(cache_dir) / "icl"
     folder.mkdir(parents=True, exist_ok=True)
@@ -136,8 +143,14 @@ def get_icl_work(lm, cfg, task, eval_tasks, n, seed, reporter, cache_dir=None) -
                 reused = False
         finally:
             fcntl.flock(lock, fcntl.LOCK_UN)
-    _memory[key] = work
+    _memory.put(key, work)
     return work, reused
+
+
+def training_data_key(lm, cfg, task: Task, n: int, seed: int) -> str:
+    """What the training and dev items depend on (the ICL-work key without evaluation tasks)."""
+    return cache_key(lm.name, task, [], n, seed, cfg.icl_demos, cfg.eval_size, 0, cfg.training.soft_top_k,
+                     cfg.max_new_tokens)
 
 
 def clear_memory_cache() -> None:

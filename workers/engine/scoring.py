@@ -3,9 +3,13 @@ each label's whole token sequence after the prompt.
 
 Single-token label sets need one forward pass. Longer labels reuse the prompt's
 KV cache: the cache is repeated once per label and only the label tokens are fed.
+Prompts that share their demonstrations (`groups`, see prefix.py) run them once.
 """
+from typing import Hashable, Optional
+
 import torch
 
+from .prefix import SharedPrefix, model_inputs, prefixed_batches
 from .sequences import encode_prompts, left_pad, positions_from_mask
 
 
@@ -15,41 +19,35 @@ def label_token_ids(tokenizer, labels: list[str]) -> list[list[int]]:
 
 @torch.no_grad()
 def score_label_set(model, tokenizer, prompts: list[str], labels: list[str], device: str,
-                    batch_size: int = 32, capture=None, reporter=None, stage: str = "eval") -> torch.Tensor:
-    """[n_prompts, n_labels] summed log-probabilities (float32, on CPU).
-
-    If `capture` (an ActivationCapture) is given, it records the last prompt token's
-    attention outputs and they are returned as a second value [n, layers, 1, hidden].
-    """
+                    batch_size: int = 32, reporter=None, stage: str = "eval",
+                    groups: Optional[list[Optional[Hashable]]] = None) -> torch.Tensor:
+    """[n_prompts, n_labels] summed log-probabilities (float32, on CPU)."""
     label_ids = label_token_ids(tokenizer, labels)
-    n_labels = len(labels)
-    longest = max(len(ids) for ids in label_ids)
-    pad = tokenizer.pad_token_id
-    all_ids = encode_prompts(tokenizer, prompts)
-    scores, captured = [], []
-    for start in range(0, len(all_ids), batch_size):
-        rows = all_ids[start:start + batch_size]
-        ids, mask = left_pad(rows, pad)
-        length = ids.shape[1]
-        ids, mask = ids.to(device), mask.to(device)
-        pos = positions_from_mask(mask)
-        if capture is not None:
-            capture.positions = torch.full((len(rows), 1), length - 1, dtype=torch.long, device=device)
-        out = model(input_ids=ids, attention_mask=mask, position_ids=pos, use_cache=longest > 1, logits_to_keep=1)
-        if capture is not None:
-            captured.append(capture.take().float().cpu())
-            capture.positions = None
-        first = torch.log_softmax(out.logits[:, -1].float(), dim=-1)
-        batch_scores = torch.stack([first[:, ids_[0]] for ids_ in label_ids], dim=1)
-        if longest > 1:
-            batch_scores = batch_scores + _continuations(model, out.past_key_values, mask, pos, label_ids, pad, device)
-        scores.append(batch_scores.cpu())
+    rows = encode_prompts(tokenizer, prompts)
+    result = torch.zeros((len(rows), len(labels)))
+    done = 0
+    for index, suffixes, prefix in prefixed_batches(model, rows, groups, batch_size, device):
+        result[index] = score_rows(model, suffixes, label_ids, tokenizer.pad_token_id, device, prefix)
+        done += len(index)
         if reporter is not None:
-            reporter.tick(stage, min(start + batch_size, len(all_ids)), len(all_ids))
-    result = torch.cat(scores) if scores else torch.zeros((0, n_labels))
-    if capture is not None:
-        return result, torch.cat(captured)
+            reporter.tick(stage, done, len(rows))
     return result
+
+
+def score_rows(model, rows: list[list[int]], label_ids: list[list[int]], pad: int, device,
+               prefix: Optional[SharedPrefix] = None) -> torch.Tensor:
+    """Summed label log-probabilities [len(rows), labels] for one batch of token rows (after `prefix`)."""
+    longest = max(len(ids) for ids in label_ids)
+    ids, mask = left_pad(rows, pad)
+    ids, mask = ids.to(device), mask.to(device)
+    inputs = model_inputs(ids, mask, positions_from_mask(mask), prefix)
+    out = model(**{"use_cache": longest > 1, **inputs}, logits_to_keep=1)
+    first = torch.log_softmax(out.logits[:, -1].float(), dim=-1)
+    scores = torch.stack([first[:, ids_[0]] for ids_ in label_ids], dim=1)
+    if longest > 1:
+        scores = scores + _continuations(model, out.past_key_values, inputs["attention_mask"],
+                                         inputs["position_ids"], label_ids, pad, device)
+    return scores.cpu()
 
 
 def _continuations(model, cache, mask, pos, label_ids, pad, device) -> torch.Tensor:

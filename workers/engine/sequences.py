@@ -4,11 +4,15 @@ that every row's answer sits at the right edge.
 A row is `prompt + answer[:-1]`; its last len(answer) positions are the ones that
 produce the answer tokens. Those positions are where IA2 reads activations and
 where cross-entropy is taken. Position ids follow the attention mask, so a padded
-row computes exactly what it would alone.
+row computes exactly what it would alone. With a shared prefix (prefix.py) the
+rows are the tokens after it, and the forward pass attends to the prefix's cache.
 """
 from dataclasses import dataclass
+from typing import Optional
 
 import torch
+
+from .prefix import SharedPrefix, model_inputs
 
 
 @dataclass
@@ -19,6 +23,7 @@ class TokenBatch:
     answer_positions: torch.Tensor  # [B, M] indices into T
     answer_mask: torch.Tensor      # [B, M] True where an answer token exists
     answer_ids: torch.Tensor       # [B, M] the answer tokens (pad where mask is False)
+    prefix: Optional[SharedPrefix] = None  # demonstrations every row follows (already on the device)
 
     @property
     def width(self) -> int:
@@ -26,11 +31,11 @@ class TokenBatch:
 
     def to(self, device) -> "TokenBatch":
         return TokenBatch(*(t.to(device) for t in (self.input_ids, self.attention_mask, self.position_ids,
-                                                  self.answer_positions, self.answer_mask, self.answer_ids)))
+                                                  self.answer_positions, self.answer_mask, self.answer_ids)),
+                          prefix=self.prefix)
 
     def model_inputs(self) -> dict:
-        return {"input_ids": self.input_ids, "attention_mask": self.attention_mask,
-                "position_ids": self.position_ids}
+        return model_inputs(self.input_ids, self.attention_mask, self.position_ids, self.prefix)
 
 
 def positions_from_mask(mask: torch.Tensor) -> torch.Tensor:
@@ -56,7 +61,8 @@ def encode_answers(tokenizer, answers: list[str]) -> list[list[int]]:
     return tokenizer(list(answers), add_special_tokens=False)["input_ids"]
 
 
-def build_batch(prompt_ids: list[list[int]], answer_ids: list[list[int]], pad_id: int) -> TokenBatch:
+def build_batch(prompt_ids: list[list[int]], answer_ids: list[list[int]], pad_id: int,
+                prefix: Optional[SharedPrefix] = None) -> TokenBatch:
     """Left-padded rows of prompt + answer[:-1], with the answer positions marked."""
     rows = [list(p) + list(a[:-1]) for p, a in zip(prompt_ids, answer_ids)]
     if not all(answer_ids):
@@ -72,7 +78,7 @@ def build_batch(prompt_ids: list[list[int]], answer_ids: list[list[int]], pad_id
         pos[i, width - m:] = torch.arange(length - m, length)
         amask[i, width - m:] = True
         aids[i, width - m:] = torch.tensor(ans)
-    return TokenBatch(ids, mask, positions_from_mask(mask), pos, amask, aids)
+    return TokenBatch(ids, mask, positions_from_mask(mask), pos, amask, aids, prefix)
 
 
 def gather_positions(tensor: torch.Tensor, positions: torch.Tensor) -> torch.Tensor:
@@ -82,6 +88,6 @@ def gather_positions(tensor: torch.Tensor, positions: torch.Tensor) -> torch.Ten
 
 def answer_logits(model, batch: TokenBatch) -> torch.Tensor:
     """Logits [B, M, V] at the answer-producing positions (only the last M are computed)."""
-    out = model(**batch.model_inputs(), logits_to_keep=batch.width, use_cache=False)
+    out = model(**{"use_cache": False, **batch.model_inputs()}, logits_to_keep=batch.width)
     offset = batch.input_ids.shape[1] - batch.width
     return gather_positions(out.logits, batch.answer_positions - offset)

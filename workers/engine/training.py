@@ -2,9 +2,14 @@
 each with Adam, mini-batches, early stopping on the dev split with the best
 weights really restored, and the learning rate chosen on the dev split.
 
+Every learning rate starts from the same weights, so the starting dev loss is
+computed once per stage; dev batches are as large as evaluation batches. A stage
+whose best state is its starting point (no learning rate improved the dev loss)
+says so in its result and in a progress message.
+
 Every stage reports its loss each step through the Reporter and honours cancel.
 """
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import torch
 
@@ -27,12 +32,23 @@ class StageResult:
     epochs_run: int
     history: list[dict]
 
+    @property
+    def improved(self) -> bool:
+        """False when no epoch beat the starting weights on dev (they were kept)."""
+        return self.best_epoch > 0
+
+    def summary(self) -> dict:
+        return {"stage": self.stage, "lr": self.lr, "best_dev_loss": self.best_dev_loss,
+                "best_epoch": self.best_epoch, "epochs_run": self.epochs_run, "improved": self.improved}
+
 
 class StageTrainer:
     """Runs training stages on one peft model."""
 
-    def __init__(self, peft_model, settings: TrainingSettings, pad_id: int, device, seed: int, reporter: Reporter):
+    def __init__(self, peft_model, settings: TrainingSettings, pad_id: int, device, seed: int, reporter: Reporter,
+                 dev_batch_size: int = 32):
         self.model = peft_model
+        self.dev_batch_size = dev_batch_size
         self.settings = settings
         self.pad_id = pad_id
         self.device = device
@@ -55,8 +71,8 @@ class StageTrainer:
     def dev_loss(self, stage: str, dev: list[TrainItem]) -> float:
         self.model.eval()
         total, count = 0.0, 0
-        for i in range(0, len(dev), self.settings.batch_size):
-            chunk = dev[i:i + self.settings.batch_size]
+        for i in range(0, len(dev), self.dev_batch_size):
+            chunk = dev[i:i + self.dev_batch_size]
             total += float(self.loss(stage, chunk)) * len(chunk)
             count += len(chunk)
         return total / max(count, 1)
@@ -64,6 +80,7 @@ class StageTrainer:
     def run(self, stage: str, train: list[TrainItem], dev: list[TrainItem]) -> StageResult:
         with self.capture:
             start_state = trainable_state(self.model)
+            start_loss = self.dev_loss(stage, dev)
             best: StageResult | None = None
             best_state = start_state
             reporter = self.reporter
@@ -71,22 +88,25 @@ class StageTrainer:
                 load_trainable_state(self.model, start_state)
                 # every event of this trial says which one it is (a progress bar spans the trials)
                 self.reporter = reporter.child(lr_trial=trial, lr_trials=len(self.settings.lr), lr=lr)
-                result, state = self._run_one_lr(stage, lr, train, dev)
+                result, state = self._run_one_lr(stage, lr, train, dev, start_loss)
                 if best is None or result.best_dev_loss < best.best_dev_loss:
                     best, best_state = result, state
             self.reporter = reporter
             load_trainable_state(self.model, best_state)
         self.model.eval()
+        if not best.improved:
+            self.reporter.tick(stage, 1, 1, message=f"{stage}: no learning rate improved the dev loss "
+                                                    f"({start_loss:.4g}); the starting weights were kept")
         return best
 
-    def _run_one_lr(self, stage, lr, train, dev):
+    def _run_one_lr(self, stage, lr, train, dev, start_loss: float):
         s = self.settings
         params = [p for p in self.model.parameters() if p.requires_grad]
         opt = torch.optim.Adam(params, lr=lr)
         gen = torch.Generator().manual_seed(stable_seed(self.seed, stage, lr) % 2**63)
         steps_per_epoch = (len(train) + s.batch_size - 1) // s.batch_size
         total = steps_per_epoch * s.max_epochs
-        best_loss = self.dev_loss(stage, dev)
+        best_loss = start_loss
         best_state, best_epoch, bad, step = trainable_state(self.model), 0, 0, 0
         history = [{"stage": stage, "step": 0, "epoch": 0, "dev_loss": best_loss, "lr": lr}]
         micro = s.micro_batch_size or s.batch_size

@@ -54,8 +54,11 @@ def context_problem(task: Task, eval_task: Task, n: int, k, eval_size: int, toke
     return None
 
 
-def check_config(config) -> list[tuple[str, str]]:
-    """Every problem found, as (field, message); empty when the config can run."""
+def check_config(config, loaded=None) -> list[tuple[str, str]]:
+    """Every problem found, as (field, message); empty when the config can run.
+
+    `loaded` = (tokenizer, model config) of an already loaded model, so that the
+    runner does not load the tokenizer a second time."""
     try:
         cfg = config if isinstance(config, ExperimentConfig) else parse_config(config)
     except ConfigError as exc:
@@ -78,7 +81,7 @@ def check_config(config) -> list[tuple[str, str]]:
         except ConfigError as exc:
             problems.append((exc.field, exc.message))
     try:
-        tokenizer, model_config = load_light(cfg.model)
+        tokenizer, model_config = loaded if loaded is not None else load_light(cfg.model)
     except EngineError as exc:
         problems.append(("model", str(exc)))
         return problems
@@ -96,9 +99,9 @@ def check_config(config) -> list[tuple[str, str]]:
     return problems
 
 
-def require_valid(config) -> ExperimentConfig:
+def require_valid(config, loaded=None) -> ExperimentConfig:
     """The parsed config, or the first problem raised as a ConfigError."""
-    problems = check_config(config)
+    problems = check_config(config, loaded)
     if problems:
         field, message = problems[0]
         raise ConfigError(field, message)
