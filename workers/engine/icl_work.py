@@ -6,16 +6,14 @@ evaluation task's queries (the ICL baseline and the similarity reference).
 Stored on disk (torch.save, CPU tensors) under the cache directory with a file
 lock, so concurrent workers compute it once; kept in memory within a process.
 """
-import fcntl
 import hashlib
 import json
-import os
 from dataclasses import dataclass
-from pathlib import Path
 
 import torch
 
 from .answers import answer_pass
+from .cached import get_or_compute
 from .lru import LRU
 from .losses import TrainItem
 from .sampling import demo_orders, draw_split, eval_set
@@ -120,31 +118,8 @@ def get_icl_work(lm, cfg, task, eval_tasks, n, seed, reporter, cache_dir=None) -
     """(work, reused): from memory, from the disk cache, or computed now and stored."""
     key = cache_key(lm.name, task, eval_tasks, n, seed, cfg.icl_demos, cfg.eval_size, cfg.similarity_size,
                     cfg.training.soft_top_k, cfg.max_new_tokens)
-    if key in _memory:
-        return _memory.get(key), True
-    if cache_dir is None:
-        work = compute_icl_work(lm, cfg, task, eval_tasks, n, seed, reporter)
-        _memory.put(key, work)
-        return work, False
-    folder = Path(cache_dir) / "icl"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{key}.pt"
-    with open(folder / f"{key}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            if path.exists():
-                work = torch.load(path, weights_only=False)
-                reused = True
-            else:
-                work = compute_icl_work(lm, cfg, task, eval_tasks, n, seed, reporter)
-                tmp = path.with_suffix(f".tmp{os.getpid()}")
-                torch.save(work, tmp)
-                os.replace(tmp, path)
-                reused = False
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-    _memory.put(key, work)
-    return work, reused
+    return get_or_compute(_memory, key, lambda: compute_icl_work(lm, cfg, task, eval_tasks, n, seed, reporter),
+                          cache_dir, "icl")
 
 
 def training_data_key(lm, cfg, task: Task, n: int, seed: int) -> str:

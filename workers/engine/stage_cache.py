@@ -9,16 +9,15 @@ the stages before it, and the device and dtype. Entries are stored like the ICL
 work (torch.save under the cache directory, with a file lock so concurrent
 workers train a stage once) and kept in a small in-process LRU.
 """
-import fcntl
 import hashlib
 import json
-import os
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Callable
 
 import torch
 
+from .cached import get_or_compute
 from .lru import LRU
 from .training import StageResult
 
@@ -43,35 +42,13 @@ def _load(path: Path) -> StageEntry:
     return StageEntry(raw["state"], StageResult(**raw["result"]))
 
 
-def _store(path: Path, entry: StageEntry) -> None:
-    tmp = path.with_suffix(f".tmp{os.getpid()}")
-    torch.save({"state": entry.state, "result": asdict(entry.result)}, tmp)
-    os.replace(tmp, path)
+def _save(entry: StageEntry, path: Path) -> None:
+    torch.save({"state": entry.state, "result": asdict(entry.result)}, path)
 
 
 def get_stage(key: str, train: Callable[[], StageEntry], cache_dir=None) -> tuple[StageEntry, bool]:
     """(entry, reused): from memory, from disk, or trained now by `train()` and stored."""
-    hit = _memory.get(key)
-    if hit is not None:
-        return hit, True
-    if cache_dir is None:
-        entry = train()
-        _memory.put(key, entry)
-        return entry, False
-    folder = Path(cache_dir) / "stages"
-    folder.mkdir(parents=True, exist_ok=True)
-    path = folder / f"{key}.pt"
-    with open(folder / f"{key}.lock", "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)
-        try:
-            reused = path.exists()
-            entry = _load(path) if reused else train()
-            if not reused:
-                _store(path, entry)
-        finally:
-            fcntl.flock(lock, fcntl.LOCK_UN)
-    _memory.put(key, entry)
-    return entry, reused
+    return get_or_compute(_memory, key, train, cache_dir, "stages", save=_save, load=_load)
 
 
 def clear_memory_cache() -> None:
