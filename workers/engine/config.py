@@ -88,6 +88,13 @@ def _training(d: dict) -> TrainingSettings:
     return TrainingSettings.from_dict(training)
 
 
+def default(key: str):
+    """The ExperimentConfig default of `key`: parse_config, the web form and the README read it
+    from here, so each default is written once (in the dataclass above)."""
+    f = ExperimentConfig.__dataclass_fields__[key]
+    return f.default_factory() if callable(f.default_factory) else f.default
+
+
 def parse_config(d: dict) -> ExperimentConfig:
     """Check a config dict and fill in defaults; raises ConfigError naming the bad key."""
     if not isinstance(d, dict):
@@ -98,13 +105,13 @@ def parse_config(d: dict) -> ExperimentConfig:
     if "task" not in d or d["task"] in (None, ""):
         raise ConfigError("task", "give a train task: a built-in name (see `python -m workers.engine tasks`) "
                                   "or an inline task object")
-    methods = d.get("methods", ["icl", "sft", "ia2", "ia2-sft"])
+    methods = d.get("methods", default("methods"))
     if isinstance(methods, str):
         methods = [m.strip() for m in methods.split(",") if m.strip()]
     bad = [m for m in methods if m not in METHODS]
     if bad or not methods:
         raise ConfigError("methods", f"unknown method(s) {bad}; choose from {', '.join(METHODS)}")
-    seeds = d.get("seeds", 3)
+    seeds = d.get("seeds", len(default("seeds")))
     if isinstance(seeds, int) and not isinstance(seeds, bool):
         if seeds < 1:
             raise ConfigError("seeds", "give at least one seed (a count, or a list of seeds)")
@@ -119,13 +126,13 @@ def parse_config(d: dict) -> ExperimentConfig:
         eval_tasks = [eval_tasks]
     cfg = ExperimentConfig(
         task=d["task"], model=str(d.get("model") or "embedded"), eval_tasks=eval_tasks,
-        methods=list(dict.fromkeys(methods)), n=_int_list(d.get("n", [4]), "n", 1), seeds=seeds,
-        icl_demos=icl_demos, eval_size=_positive_int(d, "eval_size", 200),
-        similarity_size=_positive_int(d, "similarity_size", 50, minimum=0),
+        methods=list(dict.fromkeys(methods)), n=_int_list(d.get("n", default("n")), "n", 1), seeds=seeds,
+        icl_demos=icl_demos, eval_size=_positive_int(d, "eval_size", default("eval_size")),
+        similarity_size=_positive_int(d, "similarity_size", default("similarity_size"), minimum=0),
         adapter=AdapterSettings.from_dict(d.get("adapter")), training=_training(d),
         device=str(d.get("device") or "auto"), dtype=str(d.get("dtype") or "auto"),
-        eval_batch_size=_positive_int(d, "eval_batch_size", 32),
-        max_new_tokens=_positive_int(d, "max_new_tokens", 64))
+        eval_batch_size=_positive_int(d, "eval_batch_size", default("eval_batch_size")),
+        max_new_tokens=_positive_int(d, "max_new_tokens", default("max_new_tokens")))
     if cfg.similarity_size > cfg.eval_size:
         raise ConfigError("similarity_size", f"must not exceed eval_size ({cfg.eval_size})")
     return cfg

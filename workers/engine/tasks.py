@@ -10,11 +10,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ConfigError
+from .metrics import ANSWER_PARSERS
 
 PACKS_DIR = Path(__file__).parent / "embedded" / "packs"
 REALTEXT_PACKS_DIR = Path(__file__).parent / "realtext" / "packs"  # WordNet packs (realtext/build_packs.py)
 KINDS = ("classification", "generation")
-PARSERS = ("plain", "gsm8k", "boxed")
+PARSERS = ANSWER_PARSERS  # one list: the parsers metrics.parse_answer implements
 DEMO_SEPARATOR = "\n\n"
 
 
