@@ -1,4 +1,5 @@
-"""`make bench`: run every benchmark module in turn, each in its own process (one at a time:
+"""`make bench`: run every benchmark module in turn (bench/reference_loops.py is the reference code the
+reference_speed benchmark runs, not a benchmark itself), each in its own process (one at a time:
 they measure speed, so they must not share the machine), and say which failed.
 
     python -m bench.run_all                 # all of them
@@ -11,7 +12,7 @@ import subprocess
 import sys
 import time
 
-BENCHMARKS = ("engine_speed", "heldout_curve", "web_latency", "progress_latency")
+BENCHMARKS = ("engine_speed", "reference_speed", "heldout_curve", "smollm2_curve", "web_latency", "progress_latency")
 
 
 def run(names):
