@@ -26,6 +26,7 @@ def launch(user, data, config, plan):
             methods=data["methods"], n_values=data["n_values"], seeds=data["seeds"], icl_demos=data.get("icl_demos"),
             eval_size=data["eval_size"], adapter_type=data["adapter_type"], lora_r=data["lora_r"],
             lora_alpha=data["lora_alpha"], target_modules=data["target_modules"], config=config,
+            warnings=list(data.get("warnings") or []),
         )
         exp.eval_tasks.set(data.get("eval_tasks") or [data["train_task"]])
         runs = Run.objects.bulk_create(Run.for_key(exp, key, queue=queue) for key in plan)

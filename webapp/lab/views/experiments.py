@@ -66,7 +66,8 @@ def experiment_create(request):
         _posted_tasks_or_404(request, team)
     form = ExperimentForm(request.POST or None, user=request.user, team=team, initial=initial)
     if request.method == "POST" and form.is_valid():
-        exp = launch(request.user, {**form.cleaned_data, "team": team}, form.config, form.plan)
+        exp = launch(request.user, {**form.cleaned_data, "team": team, "warnings": form.warnings}, form.config,
+                     form.plan)
         count = exp.runs.count()
         record(request.user, team, "launch", exp, runs=count)
         messages.success(request, f"Queued {count} run{pluralize(count)}.")

@@ -8,12 +8,14 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from webapp.teams import permissions
+from workers.engine.local_models import local_models
 from webapp.teams.services import TeamError, copy_task, current_team, delete_task, record
 
 from ..forms import ExampleForm, HubImportForm, ImportFileForm, TaskForm
 from ..models import Example
 from ..services.presets import preset
 from ..services.preview import PreviewError, preview
+from ..services.readability import task_readability
 
 
 def get_task(request, pk, editable=False):
@@ -117,6 +119,8 @@ def task_detail(request, pk):
         "example_form": ExampleForm(task=task),
         "import_form": ImportFileForm(),
         "hub_form": HubImportForm(initial=hub_initial),
+        "local_models": local_models(),
+        "preview_model": request.GET.get("model") or "embedded",
     })
 
 
@@ -124,13 +128,18 @@ def task_detail(request, pk):
 def task_preview_json(request, pk):
     """The prompt preview (services/preview.py: the engine's own prompt builder) for pool
     example `index` (1-based, as on the page) with `k` demonstrations and an optional
-    unsaved `template`; 400 with the field and the fix for bad parameters."""
+    unsaved `template`, and with `model` the readability of the task for that model;
+    400 with the field and the fix for bad parameters."""
     task = get_task(request, pk)
     try:
         index, k = int(request.GET.get("index", "1")) - 1, int(request.GET.get("k", "0"))
     except ValueError:
         return JsonResponse({"field": "index", "error": "index and k must be whole numbers"}, status=400)
     try:
-        return JsonResponse(preview(task, index, k, request.GET.get("template")))
+        body = preview(task, index, k, request.GET.get("template"))
     except PreviewError as exc:
         return JsonResponse({"field": exc.field, "error": exc.message}, status=400)
+    model = (request.GET.get("model") or "").strip()
+    if model:  # the unreadable-text guard for the chosen model (services/readability.py)
+        body["readability"] = task_readability(model, task)
+    return JsonResponse(body)
