@@ -42,7 +42,7 @@ def task_list(request):
 @login_required
 def task_create(request):
     team = permissions.require(request.user, "create", current_team(request))
-    form = TaskForm(request.POST or None, owner=request.user, team=team)
+    form = TaskForm(request.POST or None, owner=request.user, team=team, model=request.GET.get("model"))
     if request.method == "POST" and form.is_valid():
         task = form.save()
         record(request.user, team, "create", task)
