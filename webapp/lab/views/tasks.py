@@ -13,7 +13,7 @@ from webapp.teams.services import TeamError, copy_task, current_team, delete_tas
 
 from ..forms import ExampleForm, HubImportForm, ImportFileForm, TaskForm
 from ..models import Example
-from ..services.presets import preset
+from ..services.presets import preset_for
 from ..services.preview import PreviewError, preview
 from ..services.readability import task_readability
 
@@ -102,10 +102,11 @@ def task_detail(request, pk):
     task = get_task(request, pk)
     examples = list(task.examples.all())
     pool = [{"input": e.input, "output": e.output} for e in examples if e.split == Example.POOL]
-    p = preset(task.name) if task.needs_hub else None
+    p = preset_for(task)
     hub_initial = {"dataset_id": task.hf_dataset, "split": "train"}
     if p:
-        hub_initial.update(config=p["config"], input_column=p["input"], output_column=p["output"])
+        hub_initial.update(config=p["config"] or "", input_column=p["input"], output_column=p["output"],
+                           split=p["train_split"] or p["eval_split"])
     user = request.user
     return render(request, "lab/task_detail.html", {
         "task": task,
@@ -119,6 +120,7 @@ def task_detail(request, pk):
         "example_form": ExampleForm(task=task),
         "import_form": ImportFileForm(),
         "hub_form": HubImportForm(initial=hub_initial),
+        "preset": p,
         "local_models": local_models(),
         "preview_model": request.GET.get("model") or "embedded",
     })
