@@ -210,6 +210,18 @@ class ExperimentForm(forms.Form):
             self._plan()
         return data
 
+    def estimate(self, device):
+        """The wall-time estimate of the validated experiment (services/estimate.py)."""
+        from .services.estimate import estimate, human
+
+        data = self.cleaned_data
+        tasks = [data["train_task"]] + [t for t in data.get("eval_tasks") or [] if t.pk != data["train_task"].pk]
+        result = estimate(data["model_name"], self.config, self.plan, tasks, device)
+        if "low_s" in result:
+            low, high = human(result["low_s"]), human(result["high_s"])
+            result["text"] = low if low == high else f"{low} to {high}"
+        return result
+
     def _check_readability(self, model_name, tasks, confirmed):
         """The unreadable-text guard: above the threshold, launching needs the confirmation box."""
         from .services.readability import task_readability

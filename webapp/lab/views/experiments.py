@@ -65,6 +65,11 @@ def experiment_create(request):
     if request.method == "POST":
         _posted_tasks_or_404(request, team)
     form = ExperimentForm(request.POST or None, user=request.user, team=team, initial=initial)
+    if request.method == "POST" and "estimate" in request.POST:  # validate and estimate; launch nothing
+        context = {"form": form}
+        if form.is_valid():
+            context["estimate"] = form.estimate(dispatch.queue_for(form.cleaned_data["model_name"]))
+        return render(request, "lab/experiment_form.html", context)
     if request.method == "POST" and form.is_valid():
         exp = launch(request.user, {**form.cleaned_data, "team": team, "warnings": form.warnings}, form.config,
                      form.plan)
