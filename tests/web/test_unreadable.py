@@ -86,3 +86,17 @@ def test_form_lists_the_local_models(client_in):
     assert 'list="local-models"' in page
     for m in LOCAL_MODELS:
         assert f'<option value="{m.name}">' in page and m.reads in page and m.cost in page
+
+
+def test_a_gguf_path_is_accepted_and_checked(client_in, english):
+    """The model field takes a .gguf path: the shipped SmolLM2 file, converted once (the same
+    cache as the alias), reads the English task."""
+    from workers.engine.local_models import get_local_model, shipped_gguf_path
+
+    path = str(shipped_gguf_path(get_local_model("smollm2-135m")))
+    response = client_in.post("/experiments/new/", {**experiment_post(english, model_name=path, methods=["icl"],
+                                                                      confirm_unreadable=""), "estimate": "1"})
+    form = response.context["form"]
+    assert form.is_valid(), form.errors
+    assert form.readability[0]["model"] == path and form.readability[0]["unknown"] == 0
+    assert not Experiment.objects.exists()
