@@ -17,7 +17,11 @@ from django.db.models import Q
 MEASURED = {
     # (model, device): forward and training (forward+backward) tokens per second, batch 8 x 64 tokens,
     # fp32, measured with `python -m bench.throughput` on the 2-core development machine (AMD EPYC,
-    # 2 torch threads) on 2026-11-30 while other jobs shared its cores: a conservative figure
+    # 2 torch threads) on 2026-11-30 while other jobs shared its cores: a conservative figure. The same
+    # script on the quiet machine gave embedded 49,304 / 11,881 and smollm2-135m 298 / 156; the token
+    # count leaves out per-step overheads (lr grid, padding, optimiser), and the loaded figures come
+    # closer to the wall times measured for real runs (issue 9: one SmolLM2 training stage at N=4 took
+    # about 5 minutes on 2 cores), so they are the ones used until finished runs give better ones
     ("embedded", "cpu"): {"forward": 2963, "train": 903, "where": "2-core AMD EPYC development machine "
                                                                   "(bench/throughput.py, 2026-11-30, shared cores)"},
     ("smollm2-135m", "cpu"): {"forward": 60, "train": 12, "where": "2-core AMD EPYC development machine "
