@@ -173,6 +173,12 @@ LAB_ALLOW_SIGNUP = env.bool("LAB_ALLOW_SIGNUP", default=EMBEDDED_MODE)
 # "celery" (Redis present), "thread" (embedded in-process worker), "manual" (tests: leave queued)
 LAB_EXECUTOR = env.str("LAB_EXECUTOR", default="thread" if EMBEDDED_MODE else "celery")
 LAB_EXPECT_GPU_WORKER = env.bool("LAB_GPU_WORKER", default=False)
+# the unreadable-text guard (services/readability.py): above this share of a task's input words
+# becoming the model's unknown token, launching needs an explicit confirmation
+LAB_UNREADABLE_THRESHOLD = env.float("LAB_UNREADABLE_THRESHOLD", default=0.05)
+# local copies of the benchmark presets' datasets in the hub's layout (<dir>/<dataset id>/),
+# read instead of the hub when present (services/presets.py)
+LAB_DATASETS_DIR = env.str("LAB_DATASETS_DIR", default=str(VAR_DIR / "datasets"))
 LAB_HEARTBEAT_TIMEOUT = env.int("LAB_HEARTBEAT_TIMEOUT", default=30)
 # seconds between passes of the periodic reaper (services/reaper.py: Celery beat in Redis
 # mode, a thread in embedded mode; 0 = off)

@@ -35,4 +35,16 @@
       b.disabled = false; b.classList.remove("busy"); b.textContent = b.dataset.label;
     });
   });
+
+  // the task form's "Template for model": choosing a model puts its template in the template box
+  // unless the user has written their own (the templates come from the server: data-templates)
+  document.addEventListener("change", function (e) {
+    const select = e.target;
+    if (!select.dataset || !select.dataset.templates) return;
+    const templates = JSON.parse(select.dataset.templates);
+    const box = select.form && select.form.querySelector("textarea[name=input_template]");
+    if (!box || !templates[select.value]) return;
+    const known = Object.values(templates);
+    if (!box.value.trim() || known.includes(box.value.replace(/\r\n/g, "\n"))) box.value = templates[select.value];
+  });
 })();

@@ -6,13 +6,16 @@
   const idx = document.getElementById("pv-index");
   const k = document.getElementById("pv-k");
   const tpl = document.getElementById("pv-template");
+  const model = document.getElementById("pv-model");
+  const readable = document.getElementById("pv-readability");
   const error = document.getElementById("pv-error");
   let pending = null;
   let timer = null;
   async function render() {
     if (pending) pending.abort();
     pending = new AbortController();
-    const params = new URLSearchParams({ index: idx.value || "1", k: k.value || "0", template: tpl.value });
+    const params = new URLSearchParams({ index: idx.value || "1", k: k.value || "0", template: tpl.value,
+      model: model ? model.value : "" });
     try {
       const resp = await fetch(controls.dataset.url + "?" + params, { signal: pending.signal,
         headers: { Accept: "application/json" } });
@@ -21,10 +24,22 @@
       if (!resp.ok) { error.textContent = body.field + ": " + body.error; return; }
       document.getElementById("pv-icl").textContent = body.icl;
       document.getElementById("pv-sft").textContent = body.sft;
+      showReadability(body.readability);
     } catch (e) {
       if (e.name !== "AbortError") { error.hidden = false; error.textContent = "preview unavailable: " + e; }
     }
   }
-  [idx, k, tpl].forEach((el) => el.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(render, 120); }));
+  // the unreadable-text guard (services/readability.py): the sentence comes from the server
+  function showReadability(r) {
+    if (!readable) return;
+    readable.hidden = !r;
+    if (!r) return;
+    readable.className = "notice " + (r.error || r.unreadable ? "warning" : "success");
+    readable.textContent = r.error ? "Readability not checked: " + r.error
+      : r.unreadable ? r.warning
+      : r.unknown + " of " + r.words + " input words (" + r.unknown_percent + "%) become the unknown token for \"" +
+        r.model + "\": this model can read the task.";
+  }
+  [idx, k, tpl, model].filter(Boolean).forEach((el) => el.addEventListener("input", () => { clearTimeout(timer); timer = setTimeout(render, 120); }));
   render();
 })();

@@ -135,6 +135,9 @@ def experiment_post(task, **over):
         "name": "exp", "model_name": "embedded", "train_task": task.pk, "methods": ["icl", "sft"],
         "n_values": "4", "seeds": 1, "icl_demos": "", "adapter_type": "lora", "lora_r": 8, "lora_alpha": 8,
         "target_modules": "q_proj,k_proj,o_proj", "eval_size": 20,
+        # make_task's "example i" inputs are unreadable for the embedded model: these tests are
+        # about other checks, so they confirm the unreadable-text guard (test_unreadable.py tests it)
+        "confirm_unreadable": "on",
     }
     data.update(over)
     return data

@@ -83,7 +83,9 @@ class ExperimentForm(forms.Form):
     name = forms.CharField(max_length=200, required=False)
     model_name = forms.CharField(
         label="Model", max_length=300, initial="embedded",
-        help_text='"embedded" = the small model shipped with the app; or a Hugging Face id / local path.',
+        widget=forms.TextInput(attrs={"list": "local-models", "autocomplete": "off"}),
+        help_text="A local model listed below, a Hugging Face id (e.g. Qwen/Qwen3-4B-Base), a local model "
+                  "directory, or a .gguf file path.",
     )
     train_task = forms.ModelChoiceField(queryset=Task.objects.none(), label="Train task")
     eval_tasks = forms.ModelMultipleChoiceField(
@@ -110,6 +112,12 @@ class ExperimentForm(forms.Form):
                   f"{defaults.SIMILARITY_SIZE}).",
     )
 
+    confirm_unreadable = forms.BooleanField(
+        label="Launch anyway: the model cannot read part of this text", required=False,
+        help_text="Needed only when the check below finds that too many input words become the model's "
+                  "unknown token.",
+    )
+
     def __init__(self, *args, user=None, team=None, **kwargs):
         super().__init__(*args, **kwargs)
         if not self.is_bound:
@@ -123,6 +131,15 @@ class ExperimentForm(forms.Form):
         self.fields["eval_tasks"].queryset = qs
         self.config = None
         self.plan = None
+        self.readability = []  # one dict per task checked (services/readability.py)
+        self.warnings = []     # the unreadable-text warnings, stored with the experiment at launch
+
+    @property
+    def local_models(self):
+        """The engine's registry of models that run without the hub (one line each)."""
+        from workers.engine.local_models import local_models
+
+        return local_models()
 
     def clean_n_values(self):
         raw = self.cleaned_data["n_values"]
@@ -179,6 +196,8 @@ class ExperimentForm(forms.Form):
                 self._check_task(task, "eval_tasks")
         if self.errors:
             return data
+        self._check_readability(data["model_name"], [train] + [t for t in evals if t.pk != train.pk],
+                                data.get("confirm_unreadable"))
         self.config = build_config(
             model_name=data["model_name"], train_task=train, eval_tasks=evals, methods=data["methods"],
             n_values=data["n_values"], seeds=data["seeds"], icl_demos=data.get("icl_demos"),
@@ -200,6 +219,28 @@ class ExperimentForm(forms.Form):
         if not self.errors:
             self._plan()
         return data
+
+    def estimate(self, device):
+        """The wall-time estimate of the validated experiment (services/estimate.py)."""
+        from .services.estimate import estimate, human
+
+        data = self.cleaned_data
+        tasks = [data["train_task"]] + [t for t in data.get("eval_tasks") or [] if t.pk != data["train_task"].pk]
+        result = estimate(data["model_name"], self.config, self.plan, tasks, device)
+        if "low_s" in result:
+            low, high = human(result["low_s"]), human(result["high_s"])
+            result["text"] = low if low == high else f"{low} to {high}"
+        return result
+
+    def _check_readability(self, model_name, tasks, confirmed):
+        """The unreadable-text guard: above the threshold, launching needs the confirmation box."""
+        from .services.readability import task_readability
+
+        self.readability = [task_readability(model_name, t) for t in tasks]
+        self.warnings = [d["warning"] for d in self.readability if d.get("unreadable")]
+        if self.warnings and not confirmed:
+            for w in self.warnings:
+                self.add_error("confirm_unreadable", f"{w} Tick this box to launch anyway.")
 
     def _plan(self):
         """Expand into runs now, so a config the engine rejects creates nothing.

@@ -1,4 +1,6 @@
 """Forms for tasks, examples, imports and sign-up (experiment form: experiment_form.py)."""
+import json
+
 from django import forms
 from django.contrib.auth.forms import UserCreationForm
 
@@ -19,6 +21,13 @@ class SignUpForm(UserCreationForm):
         fields = ("username",)
 
 
+def model_templates():
+    """{local model name: the input template new tasks for it start from} (workers/engine/local_models.py)."""
+    from workers.engine.local_models import LOCAL_MODELS
+
+    return {m.name: m.template for m in LOCAL_MODELS}
+
+
 class TaskForm(forms.ModelForm):
     description = forms.CharField(
         required=False, max_length=20_000, widget=forms.TextInput(),
@@ -29,6 +38,11 @@ class TaskForm(forms.ModelForm):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text="Classification only: one label per line (or comma separated), e.g. positive, negative.",
     )
+
+    for_model = forms.ChoiceField(
+        label="Template for model", required=False,
+        help_text="Start the template from the one this model works with (the engine's local model "
+                  "registry); leave the template empty to take it.")
 
     class Meta:
         model = Task
@@ -41,14 +55,29 @@ class TaskForm(forms.ModelForm):
             "answer_parser": "Generation only: how the answer is read from the model's output.",
         }
 
-    def __init__(self, *args, owner=None, team=None, **kwargs):
+    def __init__(self, *args, owner=None, team=None, model=None, **kwargs):
         super().__init__(*args, **kwargs)
         self.owner, self.team = owner, team
         if self.instance.pk and not self.is_bound:
             self.fields["labels_text"].initial = "\n".join(self.instance.labels or [])
+        templates = model_templates()
+        field = self.fields["for_model"]
+        field.choices = [("", "(keep the template below)")] + [(name, f"{name}: {tpl!r}") for name, tpl in templates.items()]
+        field.widget.attrs["data-templates"] = json.dumps(templates)
+        self.fields["input_template"].required = False
+        if model in templates and not self.is_bound and not self.instance.pk:
+            # a new task for a chosen model starts from that model's template
+            field.initial = model
+            self.initial["input_template"] = templates[model]
+        self.order_fields(["name", "description", "kind", "for_model", "input_template"])
 
     def clean_input_template(self):
         tpl = self.cleaned_data["input_template"].replace("\r\n", "\n")
+        if not tpl.strip():
+            tpl = model_templates().get(self.data.get("for_model") or "", "")
+            if not tpl:
+                raise forms.ValidationError("Enter a template with {x} where the example input goes, or choose a "
+                                            "model above to start from its template.")
         if "{x}" not in tpl:
             raise forms.ValidationError("The template must contain {x} where the example input goes.")
         return tpl

@@ -127,6 +127,8 @@ class Experiment(models.Model):
     lora_alpha = models.PositiveIntegerField(default=defaults.LORA_ALPHA)
     target_modules = models.JSONField(default=list)
     config = models.JSONField(default=dict)
+    # the unreadable-text guard's warnings confirmed at launch (services/readability.py)
+    warnings = models.JSONField(default=list, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     # bumped (in the same transaction) whenever one of its runs changes state: cached
     # results/history payloads are keyed by it, so a state change invalidates them

@@ -124,7 +124,20 @@ def _explain_failure(p: dict, source: str, exc: Exception) -> str:
 def _load_split(source: str, config, split: str):
     from datasets import load_dataset
 
-    return load_dataset(source, config, split=split)
+    return load_dataset(source, config, split=split, **_local_cache(source))
+
+
+def _local_cache(source: str) -> dict:
+    """A cache folder of its own for a local copy, named by its files (path, size, time): `datasets`
+    keys its cache of a local folder on the folder's name and configuration only, so another or a
+    changed copy with the same name would otherwise give the old rows."""
+    root = Path(source)
+    if not root.is_dir():
+        return {}
+    from datasets import config as ds_config
+
+    stats = sorted((str(f), f.stat().st_size, f.stat().st_mtime_ns) for f in root.rglob("*") if f.is_file())
+    return {"cache_dir": str(Path(ds_config.HF_DATASETS_CACHE) / "local" / _hash(root.resolve(), *stats)[:16])}
 
 
 def load_preset(name: str, source: str | None = None, on_progress=None, pool_size: int = POOL_SIZE,

@@ -70,10 +70,10 @@ def load_all():
     for d in engine_builtin_tasks():
         _, did = upsert_shared_task(d)
         changed, same = changed + did, same + (not did)
-    for p in PRESETS:
+    for p in PRESETS:  # the engine's table (workers/engine/presets.py), through services/presets.py
         d = {"name": p["name"], "description": p["description"] + " Needs the Hugging Face hub.",
              "kind": p["kind"], "input_template": p["template"], "labels": p.get("labels", []),
-             "answer_parser": p.get("parser", "plain"), "held_out": p.get("held_out", False), "examples": []}
+             "answer_parser": p.get("parser", "plain"), "held_out": p["train_split"] is None, "examples": []}
         _, did = upsert_shared_task(d, needs_hub=True, hf_dataset=p["hf"])
         changed, same = changed + did, same + (not did)
     return changed, same

@@ -32,6 +32,7 @@ def launch(user, data, config, plan):
             lora_alpha=data["lora_alpha"], target_modules=data["target_modules"],
             config=snapshots.by_reference(config),  # the pools stored once, by hash
             submit_key=data.get("submit_key") or "",
+            warnings=list(data.get("warnings") or []),
         )
         exp.eval_tasks.set(data.get("eval_tasks") or [data["train_task"]])
         runs = Run.objects.bulk_create(Run.for_key(exp, key, queue=queue) for key in plan)

@@ -9,6 +9,7 @@ from django.views.decorators.http import require_POST
 from ..forms import ExampleForm, HubImportForm, ImportFileForm
 from ..models import Example, Task
 from ..services.hub import HubUnavailable, fetch_examples
+from ..services.presets import PresetUnavailable, import_preset, preset_for
 from ..services.importers import ImportProblem, parse_upload
 from ..services.quotas import QuotaExceeded, ensure_room_for_examples
 from .tasks import get_task
@@ -115,6 +116,8 @@ def import_hub(request, pk):
         messages.error(request, "Built-in tasks are read-only: make a copy to import into it.")
         return redirect("task-detail", pk=task.pk)
     get_task(request, pk, editable=True)
+    if request.POST.get("preset"):
+        return _import_preset(request, task)
     form = HubImportForm(request.POST)
     if not form.is_valid():
         messages.error(request, "Fill in the dataset id, split and columns.")
@@ -129,4 +132,21 @@ def import_hub(request, pk):
         messages.error(request, str(exc))
         return redirect("task-detail", pk=task.pk)
     messages.success(request, f"Imported {len(rows)} examples from {d['dataset_id']}.")
+    return redirect("task-detail", pk=task.pk)
+
+
+def _import_preset(request, task):
+    """The task's benchmark preset through the engine's loader (label maps, filters, evaluation
+    set and pool); all or nothing."""
+    p = preset_for(task)
+    if p is None or p["name"] != request.POST["preset"]:
+        messages.error(request, f'"{task.name}" is not the preset {request.POST["preset"]}: nothing was imported.')
+        return redirect("task-detail", pk=task.pk)
+    try:
+        n_pool, n_eval = import_preset(task, p)
+    except (PresetUnavailable, QuotaExceeded) as exc:
+        messages.error(request, str(exc))
+        return redirect("task-detail", pk=task.pk)
+    messages.success(request, f"Loaded preset {p['name']} from {p['hf']}: {n_pool} pool and {n_eval} evaluation "
+                              "examples.")
     return redirect("task-detail", pk=task.pk)

@@ -72,9 +72,15 @@ def experiment_create(request):
         if first is not None:
             return _submitted_twice(request, first)
     form = ExperimentForm(request.POST or None, user=request.user, team=team, initial=initial)
+    if request.method == "POST" and "estimate" in request.POST:  # validate and estimate; launch nothing
+        context = {"form": form}
+        if form.is_valid():
+            context["estimate"] = form.estimate(dispatch.queue_for(form.cleaned_data["model_name"]))
+        return render(request, "lab/experiment_form.html", context)
     if request.method == "POST" and form.is_valid():
         try:
-            exp = launch(request.user, {**form.cleaned_data, "team": team}, form.config, form.plan)
+            exp = launch(request.user, {**form.cleaned_data, "team": team, "warnings": form.warnings},
+                         form.config, form.plan)
         except IntegrityError:  # the same form's other POST committed first
             first = already_submitted(request.user, form.cleaned_data.get("submit_key"))
             if first is None:

@@ -9,12 +9,14 @@ from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
 from webapp.teams import permissions
+from workers.engine.local_models import local_models
 from webapp.teams.services import TeamError, copy_task, current_team, delete_task, record
 
 from ..forms import ExampleForm, HubImportForm, ImportFileForm, TaskForm
 from ..models import Example
-from ..services.presets import preset
+from ..services.presets import preset_for
 from ..services.preview import PreviewError, preview
+from ..services.readability import task_readability
 
 
 def get_task(request, pk, editable=False):
@@ -41,7 +43,7 @@ def task_list(request):
 @login_required
 def task_create(request):
     team = permissions.require(request.user, "create", current_team(request))
-    form = TaskForm(request.POST or None, owner=request.user, team=team)
+    form = TaskForm(request.POST or None, owner=request.user, team=team, model=request.GET.get("model"))
     if request.method == "POST" and form.is_valid():
         task = form.save()
         record(request.user, team, "create", task)
@@ -100,10 +102,11 @@ def task_copy(request, pk):
 def task_detail(request, pk):
     task = get_task(request, pk)
     page, query = example_page(request, task)
-    p = preset(task.name) if task.needs_hub else None
+    p = preset_for(task)
     hub_initial = {"dataset_id": task.hf_dataset, "split": "train"}
     if p:
-        hub_initial.update(config=p["config"], input_column=p["input"], output_column=p["output"])
+        hub_initial.update(config=p["config"] or "", input_column=p["input"], output_column=p["output"],
+                           split=p["train_split"] or p["eval_split"])
     user = request.user
     return render(request, "lab/task_detail.html", {
         "task": task,
@@ -119,6 +122,9 @@ def task_detail(request, pk):
         "example_form": ExampleForm(task=task),
         "import_form": ImportFileForm(),
         "hub_form": HubImportForm(initial=hub_initial),
+        "preset": p,
+        "local_models": local_models(),
+        "preview_model": request.GET.get("model") or "embedded",
     })
 
 
@@ -141,13 +147,18 @@ def example_page(request, task):
 def task_preview_json(request, pk):
     """The prompt preview (services/preview.py: the engine's own prompt builder) for pool
     example `index` (1-based, as on the page) with `k` demonstrations and an optional
-    unsaved `template`; 400 with the field and the fix for bad parameters."""
+    unsaved `template`, and with `model` the readability of the task for that model;
+    400 with the field and the fix for bad parameters."""
     task = get_task(request, pk)
     try:
         index, k = int(request.GET.get("index", "1")) - 1, int(request.GET.get("k", "0"))
     except ValueError:
         return JsonResponse({"field": "index", "error": "index and k must be whole numbers"}, status=400)
     try:
-        return JsonResponse(preview(task, index, k, request.GET.get("template")))
+        body = preview(task, index, k, request.GET.get("template"))
     except PreviewError as exc:
         return JsonResponse({"field": exc.field, "error": exc.message}, status=400)
+    model = (request.GET.get("model") or "").strip()
+    if model:  # the unreadable-text guard for the chosen model (services/readability.py)
+        body["readability"] = task_readability(model, task)
+    return JsonResponse(body)
