@@ -83,7 +83,8 @@ def test_prompt_longer_than_context_names_task_n_and_tokens():
 def test_missing_model_gives_one_clear_message(tmp_path):
     with pytest.raises(ModelLoadError) as err:
         load_tokenizer(str(tmp_path / "nowhere"))
-    assert "model" in str(err.value)
+    message = str(err.value)
+    assert str(tmp_path / "nowhere") in message and "config.json" in message  # which path, and what it lacks
     problems = check_config({"task": GOOD_TASK, "n": [2], "model": "no-such-org/no-such-model-xyz"})
     assert fields(problems) == ["model"]
     assert "hub" in problems[0][1].lower() or "no such model" in problems[0][1].lower()

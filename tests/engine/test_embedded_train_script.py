@@ -1,6 +1,7 @@
 """The embedded model's training script runs end to end on a much smaller
 model and produces a directory that loads with AutoModelForCausalLM/AutoTokenizer
 and works in the engine."""
+import torch
 from transformers import AutoModelForCausalLM, AutoTokenizer
 
 from workers.engine.embedded.train import parse_args, train
@@ -16,7 +17,10 @@ def test_tiny_retrain_produces_a_loadable_hf_model(tmp_path):
     model = AutoModelForCausalLM.from_pretrained(out)
     tok = AutoTokenizer.from_pretrained(out)
     lp = score_label_set(model, tok, ["Text:a cat\nLabel:"], ["yes", "no"], "cpu")
-    assert lp.shape == (1, 2) and bool((lp < 0).all())
+    # log-probabilities of two different continuations: each finite and negative, and together
+    # at most probability 1 (logits or unnormalised scores would break this)
+    assert lp.shape == (1, 2) and bool(torch.isfinite(lp).all()) and bool((lp < 0).all())
+    assert float(torch.logsumexp(lp[0], dim=0)) <= 1e-6
 
 
 def test_same_seed_gives_the_same_weights(tmp_path):
