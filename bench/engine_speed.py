@@ -38,10 +38,12 @@ def timed(fn, repeats: int) -> float:
     return statistics.median(times)
 
 
-def standard_comparison() -> dict:
+def standard_comparison(config: dict = STANDARD) -> dict:
+    """`python -m workers.engine compare` on `config` in a fresh process and a fresh cache:
+    wall seconds (model loading included), the engine's own seconds and the aggregate."""
     with tempfile.TemporaryDirectory() as tmp:
         cfg = Path(tmp) / "standard.json"
-        cfg.write_text(json.dumps(STANDARD))
+        cfg.write_text(json.dumps(config))
         out = Path(tmp) / "results.json"
         t = time.perf_counter()
         subprocess.run([sys.executable, "-m", "workers.engine", "compare", str(cfg), "--out", str(out),

@@ -9,15 +9,11 @@ per-layer cosine similarity to ICL activations over the 30 layers.
     python -m bench.smollm2_compare [--seeds 3] [--n 4] [--task wordnet-animal-or-plant]
 """
 import argparse
-import json
 import os
 import platform
-import subprocess
-import sys
-import tempfile
 import time
-from pathlib import Path
 
+from bench.engine_speed import standard_comparison
 from bench.webcommon import update_benchmarks_md
 
 TITLE = "SmolLM2: standard comparison"
@@ -26,16 +22,7 @@ TITLE = "SmolLM2: standard comparison"
 def run(task: str, n: int, seeds: int) -> dict:
     config = {"model": "smollm2-135m", "task": task, "methods": ["icl", "sft", "ia2", "ia2-sft"], "n": n,
               "seeds": seeds, "eval_size": 200, "similarity_size": 50}
-    with tempfile.TemporaryDirectory() as tmp:
-        cfg = Path(tmp) / "config.json"
-        cfg.write_text(json.dumps(config))
-        out = Path(tmp) / "results.json"
-        start = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "workers.engine", "compare", str(cfg), "--out", str(out),
-                        "--cache-dir", str(Path(tmp) / "cache")], check=True)
-        wall = time.perf_counter() - start
-        results = json.loads(out.read_text())
-    return {"config": config, "wall_seconds": wall, "aggregate": results["aggregate"]}
+    return {"config": config, **standard_comparison(config)}
 
 
 def _fmt(stat, scale=1.0, digits=3):
