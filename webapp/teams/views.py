@@ -9,15 +9,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
-from webapp.lab.models import Task
-from webapp.lab.views import api
 from webapp.lab.services import provenance
+from webapp.lab.views import api
 from webapp.lab.views.experiments import adapter_response, cancel_run, run_rows_html
 
 from . import permissions, services
 from .forms import InviteForm, RoleForm, ShareLinkForm, TeamForm
 from .models import Membership, ShareLink
-from .services import TeamError, current_team
+from .services import TeamError
 
 
 def experiment_team_context(request, exp):
