@@ -202,6 +202,10 @@ class Run(models.Model):
     # transaction as its experiment; the dispatcher sets this once the executor has its job,
     # and the periodic sweep sends every queued run still NULL after LAB_DISPATCH_GRACE
     dispatched_at = models.DateTimeField(null=True, blank=True)
+    # what determined its numbers, recorded by the worker with its results (one flat dict:
+    # model revision or weights sha256, dtype, device, library and code versions, template,
+    # labels, example digests, every hyperparameter; workers/engine/provenance.py)
+    provenance = models.JSONField(default=dict, blank=True)
 
     class Meta:
         ordering = ["id"]

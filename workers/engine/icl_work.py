@@ -16,15 +16,14 @@ from .answers import answer_pass
 from .cached import get_or_compute
 from .lru import LRU
 from .losses import TrainItem
-from .sampling import demo_orders, draw_split, eval_set
+from .sampling import ICL_ORDERINGS, demo_orders, draw_split, eval_set
 from .sequences import encode_answers, encode_prompts
 from .tasks import Task, icl_prompt
 
 CACHE_VERSION = 4
 # Demonstration orderings per seed shared by the evaluation queries and the dev
 # examples: query (or dev example) i sees the N training examples in ordering
-# i % ICL_ORDERINGS, and the demonstrations of each ordering run once (prefix.py).
-ICL_ORDERINGS = 4
+# i % ICL_ORDERINGS (sampling.py), and the demonstrations of each ordering run once (prefix.py).
 _memory: LRU = LRU(8)   # the most recent (model, task, N, seed) works of this process
 
 

@@ -22,9 +22,10 @@ from .icl_work import IclWork, get_icl_work, training_data_key
 from .lru import LRU
 from .models import LoadedModel, load_model
 from .progress import Reporter
+from .provenance import run_provenance
 from .stage_cache import StageEntry, get_stage, stage_key
 from .stats import spread
-from .tasks import Task, get_task
+from .tasks import Task, resolve_tasks
 from .training import StageTrainer
 from .validation import require_valid
 
@@ -40,16 +41,6 @@ def get_model(cfg: ExperimentConfig) -> LoadedModel:
         lm = load_model(cfg.model, cfg.device, cfg.dtype)
         _models.put(key, lm)
     return lm
-
-
-def resolve_tasks(cfg: ExperimentConfig) -> tuple[Task, list[Task]]:
-    task = get_task(cfg.task)
-    evals = [task]
-    for spec in cfg.eval_tasks:
-        t = get_task(spec)
-        if t.name not in {e.name for e in evals}:
-            evals.append(t)
-    return task, evals
 
 
 def _save_adapter(peft_model, cache_dir, key: RunKey, cfg_hash: str) -> dict:
@@ -76,13 +67,14 @@ class RunRecord:
     history: list = field(default_factory=list)
     artifacts: list = field(default_factory=list)
     stages: list = field(default_factory=list)
+    provenance: dict = field(default_factory=dict)
 
     def result(self, et: Task, metrics: dict, sim: dict | None = None) -> dict:
         r = {"method": self.key.method, "n": self.key.n, "seed": self.key.seed, "eval_task": et.name, **metrics,
              "loss_history": self.history, "timings": dict(self.timings), "n_layers": self.lm.n_layers,
              "icl_work_reused": self.reused, "icl_train_accuracy": self.work.train_icl_accuracy,
              "activation_bytes_per_example": self.work.bytes_per_example, "artifacts": self.artifacts,
-             "training_stages": self.stages}
+             "training_stages": self.stages, "provenance": self.provenance}
         if sim:
             r.update(sim)
         return r
@@ -125,7 +117,8 @@ def execute_run(config, key: RunKey, on_progress=None, should_cancel=None, cache
     reporter.tick("load", 1, 1)
     t0 = time.time()
     work, reused = get_icl_work(lm, cfg, task, eval_tasks, key.n, key.seed, reporter, cache_dir)
-    record = RunRecord(key, lm, work, reused, timings={"load": load_seconds, "icl_work": time.time() - t0})
+    record = RunRecord(key, lm, work, reused, timings={"load": load_seconds, "icl_work": time.time() - t0},
+                       provenance=run_provenance(cfg, key, lm, cache_dir))
     results = []
     if key.method == "icl":
         for et in eval_tasks:

@@ -13,6 +13,11 @@ from .errors import ConfigError
 from .tasks import Example, Task
 
 
+# Demonstration orderings per (task, N, seed) shared by the evaluation queries and the dev
+# examples (icl_work.py): query i sees the N training examples in ordering i % ICL_ORDERINGS.
+ICL_ORDERINGS = 4
+
+
 def stable_seed(*parts) -> int:
     """A seed derived from strings/ints, identical across processes and machines."""
     h = hashlib.sha256("|".join(str(p) for p in parts).encode()).digest()

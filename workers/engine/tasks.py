@@ -139,3 +139,15 @@ def get_task(spec) -> Task:
         names = ", ".join(d["name"] for d in builtin_tasks())
         raise ConfigError("task", f"no built-in task named '{spec}'; choose one of: {names}, or give the task inline")
     return task_from_dict(spec)
+
+
+def resolve_tasks(cfg) -> tuple[Task, list[Task]]:
+    """The train task and the evaluation tasks of a config: the train task first (it is always
+    evaluated), then each other evaluation task once, by name."""
+    task = get_task(cfg.task)
+    evals = [task]
+    for spec in cfg.eval_tasks:
+        t = get_task(spec)
+        if t.name not in {e.name for e in evals}:
+            evals.append(t)
+    return task, evals

@@ -62,21 +62,28 @@ def _order(method):
     return METHOD_ORDER.index(method) if method in METHOD_ORDER else len(METHOD_ORDER)
 
 
-def compare(experiment):
-    """Summary (mean/std over seeds), ICL baseline, reliability, per-layer similarity and the
-    table of every done run's metrics."""
-    results = list(
-        EvalResult.objects.filter(run__experiment=experiment, run__state="done")
-        .select_related("run").defer("timings", "run__message", "run__error")  # two queries in all
-        .prefetch_related("layers").order_by("run__method", "run__n", "run__seed", "id")
-    )
+def result_row(r):
+    """One run's metrics on one evaluation task (a row of the table and of the exports)."""
+    return {"run_id": r.run_id, "method": r.run.method, "method_label": METHOD_LABELS.get(r.run.method, r.run.method),
+            "n": r.run.n, "seed": r.run.seed, "eval_task": r.eval_task_name,
+            **{m: getattr(r, m) for m in METRIC_RANGE}}
+
+
+def aggregate(results, model_of=None):
+    """Mean, sd and 95% CI over seeds of every metric, merged reliability bins and mean
+    per-layer similarity, grouped by (model, eval task, method, N): the one aggregation of
+    an experiment's compare section and of the cross-experiment comparison. `results`:
+    EvalResults with their run (select_related) and layers (prefetch_related); `model_of(r)`
+    names a result's model (None: one experiment, one model, rows carry no model)."""
     groups = defaultdict(list)
     for r in results:
-        groups[(r.eval_task_name, r.run.method, r.run.n)].append(r)
+        groups[(model_of(r) if model_of else None, r.eval_task_name, r.run.method, r.run.n)].append(r)
     summary, reliability, layers, baseline = [], [], [], {}
-    for (task, method, n), rs in sorted(groups.items(), key=lambda kv: (kv[0][0], kv[0][2], _order(kv[0][1]))):
+    ordered = sorted(groups.items(), key=lambda kv: (kv[0][0] or "", kv[0][1], kv[0][3], _order(kv[0][2])))
+    for (model, task, method, n), rs in ordered:
+        where = {"model": model} if model_of else {}
         row = {
-            "eval_task": task, "method": method, "method_label": METHOD_LABELS.get(method, method), "n": n,
+            **where, "eval_task": task, "method": method, "method_label": METHOD_LABELS.get(method, method), "n": n,
             "seeds": len(rs),
             # evaluation examples per run (the reliability bins count every scored example)
             "n_examples": round(sum(sum(int(b.get("count") or 0) for b in r.reliability or []) for r in rs) / len(rs)),
@@ -84,8 +91,9 @@ def compare(experiment):
         }
         summary.append(row)
         if method == "icl":
-            baseline[f"{task}|{n}"] = {"accuracy": row["accuracy"], "ece": row["ece"]}
-        reliability.append({"eval_task": task, "method": method, "n": n,
+            key = f"{task}|{n}" if not model_of else f"{model}|{task}|{n}"
+            baseline[key] = {"accuracy": row["accuracy"], "ece": row["ece"]}
+        reliability.append({**where, "eval_task": task, "method": method, "n": n,
                             "bins": _merge_reliability([r.reliability for r in rs])})
         per_layer = defaultdict(lambda: ([], []))
         for r in rs:
@@ -95,18 +103,11 @@ def compare(experiment):
         if per_layer:
             idx = sorted(per_layer)
             layers.append({
-                "eval_task": task, "method": method, "n": n, "layer": idx,
+                **where, "eval_task": task, "method": method, "n": n, "layer": idx,
                 "cosine": [(_stats(per_layer[i][0]) or {}).get("mean") for i in idx],
                 "cka": [(_stats(per_layer[i][1]) or {}).get("mean") for i in idx],
             })
-    table = [
-        {"run_id": r.run_id, "method": r.run.method, "method_label": METHOD_LABELS.get(r.run.method, r.run.method),
-         "n": r.run.n, "seed": r.run.seed, "eval_task": r.eval_task_name, "accuracy": r.accuracy, "ece": r.ece,
-         "ece_equal_mass": r.ece_equal_mass, "brier": r.brier, "nll": r.nll, "mean_similarity": r.mean_similarity}
-        for r in results
-    ]
     return {
-        "experiment": experiment.id,
         "eval_tasks": sorted({r.eval_task_name for r in results}),
         "n_values": sorted({r.run.n for r in results}),
         "seeds": sorted({r.run.seed for r in results}),
@@ -120,8 +121,23 @@ def compare(experiment):
         "icl_baseline": baseline,
         "reliability": reliability,
         "layers": layers,
-        "table": table,
     }
+
+
+def experiment_results(experiment):
+    """Every finished run's results of one experiment, in the order the tables use (two queries)."""
+    return list(
+        EvalResult.objects.filter(run__experiment=experiment, run__state="done")
+        .select_related("run").defer("timings", "run__message", "run__error", "run__provenance")
+        .prefetch_related("layers").order_by("run__method", "run__n", "run__seed", "id")
+    )
+
+
+def compare(experiment):
+    """Summary (mean/std over seeds), ICL baseline, reliability, per-layer similarity and the
+    table of every done run's metrics."""
+    results = experiment_results(experiment)
+    return {"experiment": experiment.id, **aggregate(results), "table": [result_row(r) for r in results]}
 
 
 def per_example(experiment, eval_task, n, seed):

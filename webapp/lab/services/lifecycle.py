@@ -42,7 +42,7 @@ from django.utils import timezone
 
 from ..models import Artifact, EvalResult, MetricPoint, Run, RunEvent
 from .events import ProgressRecorder, bump_results_version, publish_on_commit
-from . import snapshots
+from . import provenance, snapshots
 from .results import store_results
 
 log = logging.getLogger("webapp.lab")
@@ -235,7 +235,8 @@ def retry_run(run, send):
 
 
 def discard_partial(run):
-    """Rows a dead attempt may have left (loss points, results): the new attempt rewrites them."""
+    """Rows a dead attempt may have left (loss points, results, provenance): the new attempt rewrites them."""
+    Run.objects.filter(pk=run.pk).update(provenance={})
     MetricPoint.objects.filter(run=run).delete()
     EvalResult.objects.filter(run=run).delete()
     Artifact.objects.filter(run=run).delete()
@@ -334,10 +335,10 @@ def run_job(run_id, redelivered=False):
         config = snapshots.resolve(run.experiment.config)  # the task pools frozen at launch
         cache_dir = Path(settings.MEDIA_ROOT) / "cache"
         cache_dir.mkdir(parents=True, exist_ok=True)
-        results = runner.execute_run(config, run.engine_key(), on_progress=recorder, should_cancel=recorder.should_cancel,
-                                     cache_dir=str(cache_dir))
+        results = list(runner.execute_run(config, run.engine_key(), on_progress=recorder,
+                                          should_cancel=recorder.should_cancel, cache_dir=str(cache_dir)) or [])
         recorder.close()
-        store_results(run, list(results or []))
+        store_results(run, results, provenance=provenance.for_run(config, run.engine_key(), results))
         set_state(run, Run.DONE, message="done")
         return Run.DONE
     except Exception as exc:  # noqa: BLE001 - every failure is reported on the run

@@ -1,18 +1,20 @@
 """What an experiment ran, read from the config frozen at launch (Experiment.config), never
 from the tasks as they are now: renaming or editing a task later does not change how a
 past experiment reads. Each task's examples are identified by a SHA-256 of their
-canonical JSON, so two experiments can be checked to have used the same data."""
+canonical JSON, so two experiments can be checked to have used the same data.
+
+Each run also records what determined its numbers (`Run.provenance`, written with its
+results by `for_run`: the engine's `workers/engine/provenance.run_provenance`, or the
+config's part of it when the engine returned none); `diff` lists the fields in which
+compared runs differ."""
 import hashlib
 import json
 import logging
 
+from workers.engine.provenance import PER_DRAW_FIELDS, config_provenance, environment
+from workers.engine.provenance import examples_hash  # noqa: F401 - the one digest of a set of examples
+
 log = logging.getLogger("webapp.lab")
-
-
-def examples_hash(examples):
-    blob = json.dumps([[e.get("input"), e.get("output")] for e in examples or []], ensure_ascii=False,
-                      separators=(",", ":")).encode()
-    return hashlib.sha256(blob).hexdigest()
 
 
 def describe_task(task, role):
@@ -40,8 +42,30 @@ def resolved(config):
         return dict(config)
 
 
+def _inline(config):
+    """The config with its task snapshots resolved (pool sizes and digests need the examples)."""
+    from . import snapshots
+
+    try:
+        return snapshots.resolve(config)
+    except LookupError:
+        return config
+
+
+def model_identities(experiment):
+    """The distinct model revisions / weight digests its finished runs recorded (one query)."""
+    seen = []
+    rows = experiment.runs.filter(state="done").exclude(provenance={}).values_list(
+        "provenance__model_revision", "provenance__weights_sha256", "provenance__dtype", "provenance__device")
+    for revision, digest, dtype, device in rows.distinct():
+        item = {"revision": revision, "weights_sha256": digest, "dtype": dtype, "device": device}
+        if item not in seen:
+            seen.append(item)
+    return seen
+
+
 def describe(experiment):
-    config = experiment.config or {}
+    config = _inline(experiment.config or {})
     full = resolved(config)
     tasks = [describe_task(config.get("task"), "train")] if config.get("task") else []
     train_name = tasks[0]["name"] if tasks else None
@@ -61,6 +85,58 @@ def describe(experiment):
                 ("evaluation queries per task", full.get("eval_size")),
                 ("similarity queries", full.get("similarity_size")),
                 ("device / dtype", f"{full.get('device', 'auto')} / {full.get('dtype', 'auto')}")]
-    return {"model": full.get("model") or experiment.model_name, "tasks": tasks, "settings": settings,
-            "adapter": adapter, "training": training, "lr_grid": (full.get("training") or {}).get("lr") or [], "config_sha256": hashlib.sha256(
-                json.dumps(config, sort_keys=True, default=str).encode()).hexdigest()}
+    return {"model": full.get("model") or experiment.model_name, "model_identities": model_identities(experiment),
+            "tasks": tasks, "settings": settings,
+            "adapter": adapter, "training": training, "lr_grid": (full.get("training") or {}).get("lr") or [],
+            "config_sha256": hashlib.sha256(json.dumps(experiment.config or {}, sort_keys=True,
+                                                       default=str).encode()).hexdigest()}
+
+
+# --- per run ----------------------------------------------------------------
+
+def for_run(config, key, results):
+    """The provenance to store on a run: what the engine recorded while it ran (the first
+    result's "provenance"), else the config's part and this process's versions. `config`:
+    the engine config with its tasks inline (`snapshots.resolve`)."""
+    recorded = next((r.get("provenance") for r in results or [] if r.get("provenance")), None)
+    if recorded:
+        return dict(recorded)
+    try:
+        return {**config_provenance(config, key), **environment()}
+    except Exception as exc:  # noqa: BLE001 - a config the engine accepted should parse; say so if not
+        log.warning("provenance of run %s could not be derived from its config (%s)", key, exc)
+        return {**environment(), "provenance_error": f"{type(exc).__name__}: {exc}"[:300]}
+
+
+def _canon(value):
+    return json.dumps(value, sort_keys=True, default=str)
+
+
+def diff(runs):
+    """The provenance fields in which the given runs differ, each with its distinct values
+    and which runs hold each: [{"field", "values": [{"value", "runs": [ids]}], "scope"}].
+    Fields that depend on N and the seed by design (the run's draw) are compared only
+    between runs of the same train task, N and seed. `runs`: objects with id, n, seed,
+    provenance (and optionally train_task). Runs without provenance are reported apart."""
+    with_prov = [r for r in runs if r.provenance]
+    out = []
+
+    def add(field, group, scope):
+        values = {}
+        for r in group:
+            values.setdefault(_canon(r.provenance.get(field)), []).append(r.id)
+        if len(values) > 1:
+            out.append({"field": field, "scope": scope,
+                        "values": [{"value": json.loads(v), "runs": ids} for v, ids in sorted(values.items())]})
+
+    fields = sorted({f for r in with_prov for f in r.provenance if f not in PER_DRAW_FIELDS})
+    for field in fields:
+        add(field, with_prov, "all compared runs")
+    draws = {}
+    for r in with_prov:
+        draws.setdefault((r.provenance.get("task"), r.n, r.seed), []).append(r)
+    for (task, n, seed), group in sorted(draws.items(), key=lambda kv: [str(x) for x in kv[0]]):
+        for field in PER_DRAW_FIELDS:
+            add(field, group, f"runs of {task} at N={n}, seed {seed}")
+    missing = [r.id for r in runs if not r.provenance]
+    return {"fields": out, "without_provenance": missing}

@@ -26,21 +26,25 @@ def write_artifact(run, kind, name, data):
     return Artifact(run=run, kind=kind, path=str(rel), sha256=hashlib.sha256(data).hexdigest(), size=len(data))
 
 
-def store_results(run, results):
-    """All rows of a finished run (eval results, layers, predictions, artifact) or none."""
+def store_results(run, results, provenance=None):
+    """All rows of a finished run (eval results, layers, predictions, artifact, and its
+    provenance when given: `services/provenance.for_run`) or none."""
     experiment = run.experiment
     tasks_by_name = {t.name: t for t in [experiment.train_task, *experiment.eval_tasks.all()]}
     blob = json.dumps(results, default=str, indent=1).encode()
     artifact = write_artifact(run, "results", "results.json", blob)
     try:
-        _store(run, results, experiment, tasks_by_name, artifact)
+        _store(run, results, experiment, tasks_by_name, artifact, provenance)
     except BaseException:
         (Path(settings.MEDIA_ROOT) / artifact.path).unlink(missing_ok=True)
         raise
 
 
-def _store(run, results, experiment, tasks_by_name, artifact):
+def _store(run, results, experiment, tasks_by_name, artifact, provenance=None):
     with transaction.atomic():
+        if provenance is not None:
+            run.provenance = json.loads(json.dumps(provenance, default=str))  # JSON-safe, as stored
+            Run.objects.filter(pk=run.pk).update(provenance=run.provenance)
         for res in results:
             name = str(res.get("eval_task") or experiment.train_task.name)
             er = EvalResult.objects.create(
