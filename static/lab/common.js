@@ -47,6 +47,19 @@
     return Math.floor(s / 3600) + " h " + Math.floor((s % 3600) / 60) + " min";
   }
 
+  // Every chart downloads as PNG or SVG through plotly's own export (Plotly.downloadImage),
+  // named after the chart's element and the page (e.g. "experiment-12-acc-n-chart.svg").
+  function download(format) {
+    return {
+      name: "Download plot as " + format.toUpperCase(),
+      icon: window.Plotly && window.Plotly.Icons ? window.Plotly.Icons.camera : undefined,
+      click: (gd) => window.Plotly.downloadImage(gd, { format, scale: format === "png" ? 2 : 1,
+        filename: (document.body.dataset.chartPrefix || "chart") + "-" + (gd.id || "plot") }),
+    };
+  }
+
   window.Lab = { color, rgba, el, clear, fmt, fmtDuration,
-    plotConfig: { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["lasso2d", "select2d"] } };
+    plotConfig: { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["lasso2d", "select2d", "toImage"],
+      toImageButtonOptions: { format: "png", scale: 2 },
+      modeBarButtonsToAdd: window.Plotly ? [download("png"), download("svg")] : [] } };
 })();

@@ -47,6 +47,11 @@ TABLE = {
     "experiments/<int:pk>/results.json": ("GET", "L 200 200 200 404 L"),
     "experiments/<int:pk>/examples.json": ("GET", "L 200 200 200 404 L"),
     "experiments/<int:pk>/runs/<int:run_id>/adapter.zip": ("GET", "L 200 200 200 404 L"),  # the done run's
+    "experiments/<int:pk>/export/<str:what>": ("GET", "L 200 200 200 404 L"),  # metrics.csv
+    # the comparison holds only runs of the user's teams (the outsider sees their own, none of T's)
+    "compare/": ("GET", "L 200 200 200 200 L"),
+    "compare/data.json": ("GET", "L 200 200 200 200 L"),
+    "compare/export/<str:what>": ("GET", "L 200 200 200 200 L"),  # metrics.csv
     "experiments/<int:pk>/delete/": ("POST", "L 403 302 302 404 L"),  # the editor launched it
     "experiments/<int:pk>/copy/": ("POST", "L 403 302 302 404 L"),
     "experiments/<int:pk>/move/": ("POST", "L 403 403 403 404 L"),
@@ -101,7 +106,7 @@ def _url(route, w, token=None):
     values = {
         "pk": next((v for p, v in pk.items() if route.startswith(p)), None),
         "ex_id": o["example"].pk, "run_id": o["queued"].pk, "member_id": o["viewer_membership"].pk,
-        "link_id": o["link"].pk, "token": token or w.tokens["valid"],
+        "link_id": o["link"].pk, "token": token or w.tokens["valid"], "what": "metrics.csv",
     }
     if route == "tasks/<int:pk>/delete/":
         values["pk"] = o["unused"].pk

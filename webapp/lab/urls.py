@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.shortcuts import redirect
 from django.urls import path
 
-from .views import api, auth, examples, experiments, tasks
+from .views import api, auth, comparisons, examples, experiments, tasks
 
 urlpatterns = [
     path("", lambda r: redirect("experiment-list"), name="home"),
@@ -32,4 +32,8 @@ urlpatterns = [
     path("experiments/<int:pk>/history.json", api.history_json, name="experiment-history"),
     path("experiments/<int:pk>/results.json", api.results_json, name="experiment-results"),
     path("experiments/<int:pk>/examples.json", api.examples_json, name="experiment-examples"),
+    path("experiments/<int:pk>/export/<str:what>", comparisons.experiment_export, name="experiment-export"),
+    path("compare/", comparisons.compare_page, name="compare"),
+    path("compare/data.json", comparisons.compare_data, name="compare-data"),
+    path("compare/export/<str:what>", comparisons.compare_export, name="compare-export"),
 ]

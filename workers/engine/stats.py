@@ -88,31 +88,34 @@ def _percentile_interval(samples: np.ndarray) -> tuple[float, float]:
 def paired_bootstrap(correct_a, conf_a, correct_b, conf_b, resamples: int = BOOTSTRAP_RESAMPLES,
                      seed: int = 0, n_bins: int = 15) -> dict:
     """Differences A - B in accuracy and equal-width ECE, with percentile intervals from
-    resampling the shared evaluation examples (the same indices for both methods)."""
+    resampling the shared evaluation examples (the same indices for both methods). Without
+    confidences (conf_a or conf_b None, e.g. a generation task) the ECE keys are None."""
     ca, cb = np.asarray(correct_a, dtype=np.float64), np.asarray(correct_b, dtype=np.float64)
-    pa, pb = np.asarray(conf_a, dtype=np.float64), np.asarray(conf_b, dtype=np.float64)
+    with_ece = conf_a is not None and conf_b is not None
+    pa = np.asarray(conf_a, dtype=np.float64) if with_ece else ca
+    pb = np.asarray(conf_b, dtype=np.float64) if with_ece else cb
     if not (ca.shape == cb.shape == pa.shape == pb.shape) or ca.size == 0:
         raise ValueError("both methods need predictions on the same, non-empty set of examples")
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, ca.size, size=(resamples, ca.size))
     acc_diffs = ca[idx].mean(axis=1) - cb[idx].mean(axis=1)
-    ece_diffs = np.array([expected_calibration_error(pa[i], ca[i], n_bins)
-                          - expected_calibration_error(pb[i], cb[i], n_bins) for i in idx])
-    return {
-        "accuracy_diff": float(ca.mean() - cb.mean()),
-        "accuracy_ci": _percentile_interval(acc_diffs),
-        "ece_diff": expected_calibration_error(pa, ca, n_bins) - expected_calibration_error(pb, cb, n_bins),
-        "ece_ci": _percentile_interval(ece_diffs),
-        "resamples": resamples, "seed": seed,
-    }
+    out = {"accuracy_diff": float(ca.mean() - cb.mean()), "accuracy_ci": _percentile_interval(acc_diffs),
+           "ece_diff": None, "ece_ci": None, "resamples": resamples, "seed": seed}
+    if with_ece:
+        ece_diffs = np.array([expected_calibration_error(pa[i], ca[i], n_bins)
+                              - expected_calibration_error(pb[i], cb[i], n_bins) for i in idx])
+        out["ece_diff"] = expected_calibration_error(pa, ca, n_bins) - expected_calibration_error(pb, cb, n_bins)
+        out["ece_ci"] = _percentile_interval(ece_diffs)
+    return out
 
 
-def compare_methods(correct_a, conf_a, correct_b, conf_b, seed: int = 0) -> dict:
+def compare_methods(correct_a, conf_a, correct_b, conf_b, seed: int = 0,
+                    resamples: int = BOOTSTRAP_RESAMPLES) -> dict:
     """Everything the comparison page says about two methods on the same examples,
     including a plain verdict on whether the accuracy gap is more than noise."""
     table = agreement(correct_a, correct_b)
     p_value = mcnemar_exact(table["only_a"], table["only_b"])
-    boot = paired_bootstrap(correct_a, conf_a, correct_b, conf_b, seed=seed)
+    boot = paired_bootstrap(correct_a, conf_a, correct_b, conf_b, seed=seed, resamples=resamples)
     low, high = boot["accuracy_ci"]
     within_noise = low <= 0.0 <= high or p_value >= 1 - CONFIDENCE
     verdict = ("the accuracy difference is within noise" if within_noise else

@@ -18,7 +18,7 @@ from webapp.teams.services import current_team, record
 
 from ..experiment_form import ExperimentForm
 from ..models import Experiment, Run, RunEvent
-from ..services import cache, dispatch, lifecycle, provenance, quotas
+from ..services import cache, dispatch, exports, lifecycle, provenance, quotas
 from ..services.adapters import NoAdapter, adapter_zip
 from ..services.launch import already_submitted, launch
 
@@ -158,6 +158,7 @@ def experiment_detail(request, pk):
         "eval_tasks": exp.eval_tasks.only("name"),
         "can_cancel": can_cancel,
         "provenance": provenance.describe(exp),
+        "export_kinds": list(exports.KINDS),
         "max_attempts": settings.LAB_MAX_ATTEMPTS,
         **experiment_team_context(request, exp),
     })

@@ -1,0 +1,103 @@
+"""The cross-experiment comparison (/compare/): the page, its chart data and its downloads,
+and an experiment's downloads. Thin: the filters, the statistics and the files come from
+services/comparisons.py and services/exports.py; access from webapp/teams/permissions.py
+(runs outside the user's teams never appear; an explicit id outside them answers 404)."""
+import hashlib
+
+from django.contrib.auth.decorators import login_required
+from django.http import Http404, HttpResponse, JsonResponse
+from django.shortcuts import render
+
+from ..services import comparisons, exports
+from .experiments import get_experiment
+
+
+def _selection(request):
+    """(filters, selection, errors): errors is {field: message} for bad parameters."""
+    try:
+        filters = comparisons.parse(request.GET)
+    except comparisons.BadParameters as exc:
+        return None, None, exc.errors
+    try:
+        return filters, comparisons.select(request.user, filters), {}
+    except comparisons.NotReadable as exc:
+        raise Http404(str(exc)) from None
+
+
+@login_required
+def compare_page(request):
+    filters, selection, errors = _selection(request)
+    context = {"facets": comparisons.facets(request.user), "errors": errors, "export_kinds": exports.KINDS,
+               "show_choices": comparisons.SHOW, "methods": comparisons.METHODS, "query": request.GET.urlencode()}
+    if errors:
+        return render(request, "lab/compare.html", context, status=400)
+    data = comparisons.comparison(selection)
+    examples = comparisons.per_example(selection, filters.example_task, filters.show, filters.a, filters.b,
+                                       filters.page)
+    context.update({
+        "filters": filters, "data": data, "paired": comparisons.paired(selection, filters.a, filters.b),
+        "examples": examples, "summary_rows": _summary_rows(data),
+        "prev_page": filters.query(page=examples["page"] - 1) if examples["page"] > 1 else None,
+        "next_page": filters.query(page=examples["page"] + 1) if examples["page"] < examples["pages"] else None,
+        "query": filters.query(),
+    })
+    return render(request, "lab/compare.html", context)
+
+
+TABLE_METRICS = ("accuracy", "ece", "ece_equal_mass", "brier", "nll")
+
+
+def _cell(stat):
+    """"mean ± sd [95% CI]" of one metric over seeds (one seed: the mean alone)."""
+    if not stat:
+        return {"text": "—", "title": ""}
+    text = f"{stat['mean']:.3f}"
+    if stat.get("ci95"):
+        text += f" ± {stat['std']:.3f} [{stat['ci95'][0]:.3f}, {stat['ci95'][1]:.3f}]"
+    return {"text": text, "title": "runs: " + ", ".join(f"seed {seed}: {v:.4f}" for seed, v in stat["points"])}
+
+
+def _summary_rows(data):
+    return [{**row, "cells": [_cell(row.get(m)) for m in TABLE_METRICS]} for row in data["summary"]]
+
+
+@login_required
+def compare_data(request):
+    """The comparison as JSON (charts, scripts): the same filters as the page."""
+    filters, selection, errors = _selection(request)
+    if errors:
+        return JsonResponse({"errors": errors}, status=400)
+    return JsonResponse(comparisons.comparison(selection))
+
+
+def _attachment(export):
+    response = HttpResponse(export.content, content_type=export.content_type)
+    response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
+    response["X-Content-Type-Options"] = "nosniff"
+    return response
+
+
+def _unknown(what):
+    return HttpResponse(f"unknown export {what[:40]!r}; choose one of {', '.join(exports.KINDS)}", status=404,
+                        content_type="text/plain; charset=utf-8")
+
+
+@login_required
+def compare_export(request, what):
+    if what not in exports.KINDS:
+        return _unknown(what)
+    filters, selection, errors = _selection(request)
+    if errors:
+        text = "; ".join(f"{k}: {v}" for k, v in errors.items())
+        return HttpResponse(f"bad parameters: {text}", status=400, content_type="text/plain; charset=utf-8")
+    stem = "comparison-" + hashlib.sha1(filters.query(page=1).encode()).hexdigest()[:8]
+    return _attachment(exports.export(selection.results, what, stem, meta={"filters": filters.as_dict()}))
+
+
+@login_required
+def experiment_export(request, pk, what):
+    exp = get_experiment(request, pk)
+    if what not in exports.KINDS:
+        return _unknown(what)
+    return _attachment(exports.export(exports.experiment_results(exp), what, f"experiment-{exp.pk}",
+                                      meta={"experiment": exp.pk, "name": str(exp)}))
