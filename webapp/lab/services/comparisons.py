@@ -127,7 +127,7 @@ def parse(params):
                 try:
                     ints.append(int(v))
                 except ValueError:
-                    what = {"n": "N, e.g. n=4", "seed": "a seed, e.g. seed=0",
+                    what = {"n": "N as an integer, e.g. n=4", "seed": "a seed as an integer, e.g. seed=0",
                             "experiment": "an experiment id, e.g. experiment=12", "run": "a run id, e.g. run=31"}[name]
                     errors[name] = f"{v[:40]!r} is not a whole number; give {what}"
                     break

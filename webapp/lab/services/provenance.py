@@ -127,7 +127,7 @@ def diff(runs):
             values.setdefault(_canon(r.provenance.get(field)), []).append(r.id)
         if len(values) > 1:
             out.append({"field": field, "scope": scope,
-                        "values": [{"value": json.loads(v), "runs": ids} for v, ids in sorted(values.items())]})
+                        "values": [{"value": json.loads(v), "runs": sorted(ids)} for v, ids in sorted(values.items())]})
 
     fields = sorted({f for r in with_prov for f in r.provenance if f not in PER_DRAW_FIELDS})
     for field in fields:
