@@ -39,7 +39,8 @@ estimated = client.post("/experiments/new/", {**data, "estimate": "1"})  # the w
 readability = client.get(f"/tasks/{task.pk}/preview.json?model=embedded").json()["readability"]
 pages = [client.get(u).status_code for u in ("/tasks/", f"/tasks/{task.pk}/", "/experiments/", "/experiments/new/",
                                              f"/experiments/{exp.pk}/", f"/experiments/{exp.pk}/results.json",
-                                             f"/experiments/{exp.pk}/history.json")]
+                                             f"/experiments/{exp.pk}/history.json", "/compare/?a=icl&b=sft",
+                                             f"/experiments/{exp.pk}/export/table.tex")]
 print(json.dumps({"valid": valid, "errors": form.errors.get_json_data(), "plan": [k.label() for k in form.plan],
                   "bad_valid": bad_valid, "created": created, "runs": exp.runs.count(), "pages": pages,
                   "similarity_size": exp.config["similarity_size"],
@@ -62,6 +63,6 @@ def test_web_process_never_imports_torch(tmp_path):
     assert not out["bad_valid"]
     assert out["created"] == 302 and out["runs"] == 3 and out["similarity_size"] == 10
     assert out["estimated"] and out["readability"]  # the estimate and the readability check ran here
-    assert out["pages"] == [200] * 7
+    assert out["pages"] == [200] * 9
     assert not out["torch"], "the web process imported torch"
     assert not out["transformers"], "the web process imported transformers"
