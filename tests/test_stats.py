@@ -80,3 +80,17 @@ def test_stats_do_not_import_torch():
     code = "import sys, workers.engine.stats as s; s.compare_methods([1,0],[.9,.6],[0,0],[.8,.7]); print('torch' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"
+
+
+def test_resampled_ece_equals_the_metrics_ece_of_each_resample():
+    """The bootstrap computes every resample's ECE at once; each equals the metrics' ECE of
+    the resampled arrays (confidences on bin edges and at 1.0 included)."""
+    from workers.engine.stats import _draw_counts, _resampled_ece
+
+    rng = np.random.default_rng(5)
+    conf = np.concatenate([rng.random(57), [0.0, 1 / 15, 0.2, 1.0]])
+    correct = (rng.random(conf.size) < 0.6).astype(float)
+    idx = rng.integers(0, conf.size, size=(40, conf.size))
+    fast = _resampled_ece(_draw_counts(idx, conf.size), conf, correct, 15)
+    slow = [expected_calibration_error(conf[i], correct[i], 15) for i in idx]
+    assert fast == pytest.approx(slow, abs=1e-12)

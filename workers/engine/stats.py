@@ -17,7 +17,7 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
-from .metrics import expected_calibration_error
+from .metrics import _equal_width_bins, expected_calibration_error
 
 SPREAD_CONVENTION = ("mean ± sample sd (ddof=1) over seeds; 95% CI = mean ± t(0.975, n-1)·sd/sqrt(n), "
                      "clipped to the metric's range")
@@ -85,6 +85,23 @@ def _percentile_interval(samples: np.ndarray) -> tuple[float, float]:
     return float(low), float(high)
 
 
+def _draw_counts(idx: np.ndarray, n: int) -> np.ndarray:
+    """[resamples, n]: how many times each example was drawn in each resample."""
+    rows = np.repeat(np.arange(idx.shape[0]), idx.shape[1])
+    return np.bincount(rows * n + idx.ravel(), minlength=idx.shape[0] * n).reshape(idx.shape[0], n).astype(np.float64)
+
+
+def _resampled_ece(counts: np.ndarray, conf: np.ndarray, correct: np.ndarray, n_bins: int) -> np.ndarray:
+    """The equal-width ECE of every resample at once: an example keeps its bin whatever the
+    resample, so ECE = sum over bins of |sum of (confidence - correct) over the bin's draws| / n,
+    the same number `metrics.expected_calibration_error` gives for the resampled arrays."""
+    onehot = np.zeros((conf.size, n_bins))
+    for k, members in enumerate(_equal_width_bins(conf, n_bins)):
+        onehot[members, k] = 1.0
+    per_bin = counts @ (onehot * (conf - correct)[:, None])  # [resamples, bins]
+    return np.abs(per_bin).sum(axis=1) / conf.size
+
+
 def paired_bootstrap(correct_a, conf_a, correct_b, conf_b, resamples: int = BOOTSTRAP_RESAMPLES,
                      seed: int = 0, n_bins: int = 15) -> dict:
     """Differences A - B in accuracy and equal-width ECE, with percentile intervals from
@@ -102,8 +119,8 @@ def paired_bootstrap(correct_a, conf_a, correct_b, conf_b, resamples: int = BOOT
     out = {"accuracy_diff": float(ca.mean() - cb.mean()), "accuracy_ci": _percentile_interval(acc_diffs),
            "ece_diff": None, "ece_ci": None, "resamples": resamples, "seed": seed}
     if with_ece:
-        ece_diffs = np.array([expected_calibration_error(pa[i], ca[i], n_bins)
-                              - expected_calibration_error(pb[i], cb[i], n_bins) for i in idx])
+        counts = _draw_counts(idx, ca.size)
+        ece_diffs = _resampled_ece(counts, pa, ca, n_bins) - _resampled_ece(counts, pb, cb, n_bins)
         out["ece_diff"] = expected_calibration_error(pa, ca, n_bins) - expected_calibration_error(pb, cb, n_bins)
         out["ece_ci"] = _percentile_interval(ece_diffs)
     return out
