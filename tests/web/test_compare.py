@@ -273,3 +273,30 @@ def test_csv_exports_neutralise_formulas(world):
     assert f"/experiments/{e1.pk}/export/predictions.csv" in page and f"/compare/?experiment={e1.pk}" in page
     assert c.get(f"/experiments/{world['foreign'].pk}/export/metrics.csv").status_code == 404
     assert c.get(f"/experiments/{e1.pk}/export/metrics.xlsx").status_code == 404
+
+
+@pytest.mark.django_db
+def test_compare_queries_do_not_grow_with_runs(client_in, user):
+    """The page, its JSON and a download read a fixed number of queries for 20 or 200 runs."""
+    import time
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from .test_query_bounds import seed_experiment
+
+    urls = ["/compare/?experiment={pk}&a=sft&b=icl&show=disagree", "/compare/data.json?experiment={pk}",
+            "/compare/export/metrics.csv?experiment={pk}", "/experiments/{pk}/export/predictions.csv"]
+    counts, seconds = {}, {}
+    for n_runs in (20, 200):
+        exp = seed_experiment(user, n_runs, f"q{n_runs}")
+        for url in urls:
+            with CaptureQueriesContext(connection) as ctx:
+                start = time.perf_counter()
+                response = client_in.get(url.format(pk=exp.pk))
+                seconds[(n_runs, url)] = time.perf_counter() - start
+            assert response.status_code == 200, url
+            counts[(n_runs, url)] = len(ctx.captured_queries)
+    assert all(counts[(20, u)] == counts[(200, u)] for u in urls), counts
+    print("\ncompare with 200 runs:", {u.split("?")[0]: f"{counts[(200, u)]} queries, {seconds[(200, u)]:.2f} s"
+                                       for u in urls})
