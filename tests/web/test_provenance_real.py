@@ -56,6 +56,12 @@ def test_a_real_run_records_its_provenance(client, user):
     assert p["eval_size"] == 16 and p["similarity_size"] == 8 and p["training.lr"] == [0.001, 0.01, 0.03]
     for key in ("train_pool_sha256", "train_examples_sha256", "dev_examples_sha256", "demonstrations_sha256"):
         assert len(p[key]) == 64, key
+    # "What was run" reads the task pools frozen at launch (stored by reference, resolved here)
+    from webapp.lab.services import provenance
+
+    described = provenance.describe(exp)["tasks"][0]
+    assert described["n_pool"] == task.pool().count() > 0 and described["pool_sha256"] == examples_hash(
+        [{"input": e.input, "output": e.output} for e in task.pool()])
     page = client.get(f"/experiments/{exp.pk}/").content.decode()
     identity = page[page.index('id="model-identity"'):]
     assert digest[:12] in identity[:400]
