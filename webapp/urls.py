@@ -6,6 +6,7 @@ urlpatterns = [
     path("admin/", admin.site.urls),
     path("", include("webapp.lab.urls")),
     path("", include("webapp.teams.urls")),
+    path("", include("webapp.api.urls")),  # /account/tokens/ and the REST API at /api/
 ]
 
 handler400 = "webapp.lab.middleware.bad_request"
