@@ -161,7 +161,7 @@ def list_predictions(request, experiment_id: int, run_id: int,
 
 @router.get(RUNS + "{int:run_id}/adapter.zip", summary="Download the run's adapter (zip)",
             description="A zip of the files of the adapter the run trained; 404 with the reason when there is none.",
-            openapi_extra={"responses": {"200": {"description": "The zip", "content": {
+            openapi_extra={"responses": {200: {"description": "The zip", "content": {
                 "application/zip": {"schema": {"type": "string", "format": "binary"}}}}}})
 def run_adapter(request, experiment_id: int, run_id: int):
     _, run = _run(request, experiment_id, run_id)
