@@ -274,7 +274,7 @@ def remove_example(request, task_id: int, example_id: int):
 
 @router.post("/{int:task_id}/import/", response=Imported, auth=WRITE_AUTH,
              summary="Import examples from a CSV (input,output) or JSONL file (all or nothing)")
-def import_examples(request, task_id: int, file: Optional[File[UploadedFile]] = None,
+def import_examples(request, task_id: int, file: UploadedFile = File(None, description="a .csv or .jsonl file"),
                     split: Form[Literal["pool", "eval"]] = "pool", replace: Form[bool] = False):
     task = get_task(request, task_id, editable=True)
     refused = getattr(request, "upload_refused", None)  # webapp/lab/uploads.py stopped it while it streamed in
