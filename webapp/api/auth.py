@@ -35,8 +35,8 @@ class SessionReadAuth(APIKeyCookie):
         super().__init__(csrf=False)
 
     def authenticate(self, request, key):
-        if request.method not in SAFE_METHODS or not key:
-            return None
+        if request.method not in SAFE_METHODS or not key or request.headers.get("Authorization"):
+            return None  # a request that sends a token is judged by its token alone
         user = getattr(request, "user", None)
         return user if user is not None and user.is_authenticated else None
 
