@@ -10,4 +10,5 @@ urlpatterns = [
 ]
 
 handler400 = "webapp.lab.middleware.bad_request"
+handler404 = "webapp.api.views.not_found"  # JSON under /api/
 handler500 = "webapp.lab.middleware.server_error"

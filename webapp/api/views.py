@@ -42,3 +42,16 @@ def token_revoke(request, token_id):
     else:
         messages.info(request, f'Token "{row.name}" was already revoked.')
     return redirect("api-tokens")
+
+
+def not_found(request, exception=None):
+    """handler404: JSON under /api/ (a URL no route matches, e.g. /api/tasks/abc/), Django's
+    page elsewhere."""
+    if request.path.startswith("/api/"):
+        from django.http import JsonResponse
+
+        return JsonResponse({"detail": f"No API route matches {request.path[:200]}: see /api/docs for the routes."},
+                            status=404)
+    from django.views.defaults import page_not_found
+
+    return page_not_found(request, exception)
