@@ -60,8 +60,10 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "channels",
     "axes",
+    "ninja",  # the API documentation page's static files (Swagger UI)
     "webapp.lab",
     "webapp.teams",
+    "webapp.api",
 ]
 
 MIDDLEWARE = [

@@ -25,6 +25,7 @@ class World:
     users: dict = field(default_factory=dict)
     objects: dict = field(default_factory=dict)
     tokens: dict = field(default_factory=dict)
+    api_tokens: dict = field(default_factory=dict)  # role -> personal API token (webapp/api)
 
 
 def finished_run(exp, task, method="sft", n=4, seed=0, accuracy=0.75):
@@ -81,6 +82,11 @@ def build_world():
                      viewer_membership=Membership.objects.get(team=team, user=w.users["viewer"]),
                      builtin=make_task(None, name="builtin-pack", builtin=True))
     w.tokens.update(valid=token, revoked=revoked_token, expired=expired_token)
+    from webapp.api.services import create_token
+
+    for role in ("owner", "editor", "viewer", "outsider"):
+        row, w.api_tokens[role] = create_token(w.users[role], f"{role}'s script")
+        w.objects[f"{role}_api_token"] = row
     return w
 
 

@@ -8,7 +8,15 @@ Codes: L = redirect to sign-in; 200/302 (success or a redirect after a refused c
 with a message)/403 (a member whose role cannot)/404 (not in the user's teams, or no such
 object). Every POST runs inside a rolled-back transaction, so checks do not affect each
 other. The admin (Django's, staff only) is one family rule: every admin route sends a
-non-staff user to the admin sign-in."""
+non-staff user to the admin sign-in.
+
+The REST API (api/...) answers JSON, never a redirect: a route there may list several methods,
+and each request also carries the role's personal API token (`Authorization: Bearer`), so
+its codes are the token's: 401 without one (anon, share), then 200/201/204 (done), 403, 404,
+409 (refused by the object's state) as above. Without a token a signed-in session may only
+read the API (test_api_writes_need_a_token)."""
+import json
+
 import pytest
 from django.db import transaction
 from django.test import Client
@@ -71,7 +79,43 @@ TABLE = {
     "s/<str:token>/results.json": ("GET", "200 200 200 200 200 200"),
     "s/<str:token>/examples.json": ("GET", "200 200 200 200 200 200"),
     "s/<str:token>/runs/<int:run_id>/adapter.zip": ("GET", "200 200 200 200 200 200"),
+    # personal API tokens: each user sees and revokes only their own (the owner's token here)
+    "account/tokens/": ("GET", "L 200 200 200 200 L"),
+    "account/tokens/<int:token_id>/revoke/": ("POST", "L 404 404 302 404 L"),
+    # the REST API (webapp/api): the role's token is sent (see above)
+    "api/": ("GET", "404 404 404 404 404 404"),  # no index page (ninja's answers only with DEBUG)
+    "api/openapi.json": ("GET", "200 200 200 200 200 200"),  # the schema and its docs page are public
+    "api/docs": ("GET", "200 200 200 200 200 200"),
+    "api/teams/": ("GET", "401 200 200 200 200 401"),
+    "api/tasks/": [("GET", "401 200 200 200 200 401"), ("POST", "401 403 201 201 404 401")],  # into team T
+    "api/tasks/<int:task_id>/": [("GET", "401 200 200 200 404 401"), ("PATCH", "401 403 200 200 404 401"),
+                                 ("DELETE", "401 403 403 204 404 401")],  # the unused task, created by the owner
+    "api/tasks/<int:task_id>/examples/": [("GET", "401 200 200 200 404 401"), ("POST", "401 403 201 201 404 401")],
+    "api/tasks/<int:task_id>/examples/bulk/": ("POST", "401 403 201 201 404 401"),
+    "api/tasks/<int:task_id>/examples/<int:example_id>/": [("PATCH", "401 403 200 200 404 401"),
+                                                           ("DELETE", "401 403 204 204 404 401")],
+    "api/tasks/<int:task_id>/import/": ("POST", "401 403 200 200 404 401"),
+    "api/experiments/": [("GET", "401 200 200 200 200 401"), ("POST", "401 403 201 201 404 401")],  # in team T
+    "api/experiments/validate/": ("POST", "401 403 200 200 404 401"),
+    "api/experiments/<int:experiment_id>/": [("GET", "401 200 200 200 404 401"),
+                                             ("DELETE", "401 403 204 204 404 401")],  # the editor launched it
+    "api/experiments/<int:experiment_id>/cancel/": ("POST", "401 403 200 200 404 401"),
+    "api/experiments/<int:experiment_id>/results/": ("GET", "401 200 200 200 404 401"),
+    "api/experiments/<int:experiment_id>/runs/": ("GET", "401 200 200 200 404 401"),
+    "api/experiments/<int:experiment_id>/runs/<int:run_id>/": ("GET", "401 200 200 200 404 401"),
+    "api/experiments/<int:experiment_id>/runs/<int:run_id>/predictions/": ("GET", "401 200 200 200 404 401"),
+    "api/experiments/<int:experiment_id>/runs/<int:run_id>/adapter.zip": ("GET", "401 200 200 200 404 401"),
+    "api/experiments/<int:experiment_id>/runs/<int:run_id>/cancel/": ("POST", "401 403 200 200 404 401"),
+    # the queued run cannot be retried (only a failed or cancelled one): 409 once the role may
+    "api/experiments/<int:experiment_id>/runs/<int:run_id>/retry/": ("POST", "401 403 409 409 404 401"),
 }
+API_PREFIX = "api/"
+
+
+def entries(route):
+    """[(method, codes)] of a route (API routes may list several methods)."""
+    value = TABLE[route]
+    return value if isinstance(value, list) else [value]
 SHARE_ROUTES = [r for r in TABLE if r.startswith("s/")]
 ADMIN_PREFIX = "admin/"
 
@@ -99,18 +143,20 @@ def test_every_route_is_in_the_table():
     assert sorted(ws) == sorted(WS_TABLE), "every websocket route needs a row in WS_TABLE"
 
 
-def _url(route, w, token=None):
+def _url(route, w, token=None, method="GET"):
     """The route with the world's team-T objects filled in."""
     o = w.objects
     pk = {"tasks/": o["task"].pk, "experiments/": o["exp"].pk, "teams/": o["team"].pk}
     values = {
         "pk": next((v for p, v in pk.items() if route.startswith(p)), None),
         "ex_id": o["example"].pk, "run_id": o["queued"].pk, "member_id": o["viewer_membership"].pk,
-        "link_id": o["link"].pk, "token": token or w.tokens["valid"], "what": "metrics.csv",
+        "link_id": o["link"].pk, "token": token or w.tokens["valid"], "token_id": o["owner_api_token"].pk,
+        "task_id": o["task"].pk, "example_id": o["example"].pk, "experiment_id": o["exp"].pk,
+        "what": "metrics.csv",
     }
-    if route == "tasks/<int:pk>/delete/":
-        values["pk"] = o["unused"].pk
-    if route.endswith("adapter.zip"):
+    if route == "tasks/<int:pk>/delete/" or (route == "api/tasks/<int:task_id>/" and method == "DELETE"):
+        values["pk"] = values["task_id"] = o["unused"].pk
+    if route.endswith(("adapter.zip", "/predictions/")) or route == "api/experiments/<int:experiment_id>/runs/<int:run_id>/":
         values["run_id"] = o["done"].pk
     url = "/" + route
     for conv in ("int:", "str:"):
@@ -122,8 +168,10 @@ def _url(route, w, token=None):
     return url
 
 
-def _data(route, w):
+def _data(route, w, method="POST"):
     t = w.objects["team"].pk
+    if route.startswith(API_PREFIX):
+        return _api_body(route, method, w)
     return {
         "teams/switch/": {"team": t}, "teams/<int:pk>/invite/": {"who": "newbie", "role": "viewer"},
         "teams/<int:pk>/members/<int:member_id>/role/": {"role": "editor"},
@@ -133,13 +181,44 @@ def _data(route, w):
     }.get(route, {})
 
 
-def _request(client, method, url, data):
+def _api_body(route, method, w):
+    """A valid body for each API write (JSON, or the import's multipart form)."""
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    o = w.objects
+    launch = {"team": o["team"].pk, "train_task": o["task"].pk, "methods": ["icl"], "n_values": [4], "eval_size": 4,
+              "confirm_unreadable": True}
+    return {
+        ("api/tasks/", "POST"): {"team": o["team"].pk, "name": "matrix", "labels": ["positive", "negative"]},
+        ("api/tasks/<int:task_id>/", "PATCH"): {"description": "changed by the matrix"},
+        ("api/tasks/<int:task_id>/examples/", "POST"): {"input": "x", "output": "positive"},
+        ("api/tasks/<int:task_id>/examples/bulk/", "POST"): {"examples": [{"input": "x", "output": "positive"}]},
+        ("api/tasks/<int:task_id>/examples/<int:example_id>/", "PATCH"): {"input": "y"},
+        ("api/tasks/<int:task_id>/import/", "POST"): {"file": SimpleUploadedFile("x.csv", b"input,output\nx,positive\n")},
+        ("api/experiments/", "POST"): launch,
+        ("api/experiments/validate/", "POST"): launch,
+    }.get((route, method), {})
+
+
+def _request(client, method, url, data, headers=None):
+    headers = headers or {}
     if method == "GET":
-        return client.get(url)
+        return client.get(url, headers=headers)
     with transaction.atomic():
-        response = client.post(url, data)
+        if not url.startswith("/" + API_PREFIX):
+            response = client.post(url, data, headers=headers)
+        elif any(hasattr(v, "read") for v in data.values()):  # a file upload: multipart
+            response = client.post(url, data, headers=headers)
+        else:
+            response = client.generic(method, url, json.dumps(data), content_type="application/json", headers=headers)
         transaction.set_rollback(True)
     return response
+
+
+def _token_header(route, role, w):
+    if route.startswith(API_PREFIX) and role in w.api_tokens:
+        return {"Authorization": f"Bearer {w.api_tokens[role]}"}
+    return {}
 
 
 def _check(response, code):
@@ -155,16 +234,15 @@ def test_route_by_role_matrix():
     failures, checked = [], 0
     # reads first: each write runs in a rolled-back transaction, but a delete also removes
     # files (adapters) from disk, which no rollback restores
-    routes = sorted(all_routes(), key=lambda r: TABLE.get(r, ("GET",))[0] != "GET")
-    for route in routes:
-        if route.startswith(ADMIN_PREFIX):
-            continue
-        method, codes = TABLE[route]
-        url = _url(route, w)
+    checks = sorted(((route, method, codes) for route in dict.fromkeys(all_routes())
+                     if not route.startswith(ADMIN_PREFIX) for method, codes in entries(route)),
+                    key=lambda c: c[1] != "GET")
+    for route, method, codes in checks:
+        url = _url(route, w, method=method)
         for role, code in zip(ROLES, codes.split()):
             # signing out replaces the client's session cookie: a throwaway client for it
             client = client_for(role, w, Client) if route == "accounts/logout/" else clients[role]
-            response = _request(client, method, url, _data(route, w))
+            response = _request(client, method, url, _data(route, w, method), _token_header(route, role, w))
             checked += 1
             if not _check(response, code):
                 failures.append(f"{method} {url} as {role}: {response.status_code} "
@@ -178,7 +256,8 @@ def test_route_by_role_matrix():
                 if response.status_code != 404:
                     failures.append(f"{route} with a dead token as {role}: {response.status_code}")
     assert not failures, "\n".join(failures)
-    print(f"\naccess matrix: {len(TABLE)} routes x {len(ROLES)} roles (+ dead tokens) = {checked} checks")
+    print(f"\naccess matrix: {len(TABLE)} routes ({len(checks)} route-methods) x {len(ROLES)} roles (+ dead "
+          f"tokens) = {checked} checks")
 
 
 @pytest.mark.django_db
@@ -242,7 +321,7 @@ def test_every_form_needs_the_csrf_token():
     """Each POST route refuses a request without Django's CSRF token (as the owner, who may do everything)."""
     w = build_world()
     client = client_for("owner", w, lambda: Client(enforce_csrf_checks=True))
-    post_routes = [r for r, (method, _) in TABLE.items() if method == "POST"]
+    post_routes = [r for r in TABLE if not r.startswith(API_PREFIX) and entries(r)[0][0] == "POST"]
     assert len(post_routes) >= 20
     for route in post_routes:
         response = _request(client, "POST", _url(route, w), _data(route, w))
@@ -250,3 +329,25 @@ def test_every_form_needs_the_csrf_token():
     anon = Client(enforce_csrf_checks=True)
     for url in ("/accounts/login/", "/accounts/signup/"):
         assert anon.post(url, {"username": "x", "password": "y"}).status_code == 403
+
+
+@pytest.mark.django_db
+def test_api_writes_need_a_token():
+    """A signed-in session (even with a valid CSRF token) may read the API but never change
+    anything through it: every API write answers 401 without a personal token, and nothing
+    changes; the same session reads."""
+    from django.middleware.csrf import get_token
+    from django.test import RequestFactory
+
+    w = build_world()
+    client = client_for("owner", w, lambda: Client(enforce_csrf_checks=True))
+    csrf = get_token(RequestFactory().get("/"))
+    client.cookies["csrftoken"] = csrf
+    writes = [(r, m) for r in TABLE if r.startswith(API_PREFIX) for m, _ in entries(r) if m != "GET"]
+    assert len(writes) >= 14
+    for route, method in writes:
+        response = _request(client, method, _url(route, w, method=method), _data(route, w, method),
+                            {"X-CSRFToken": csrf})
+        assert response.status_code == 401, (route, method, response.status_code)
+        assert "token" in response.json()["detail"]
+    assert client.get(f"/api/experiments/{w.objects['exp'].pk}/").status_code == 200

@@ -65,6 +65,8 @@ class TaskForm(forms.ModelForm):
         field.choices = [("", "(keep the template below)")] + [(name, f"{name}: {tpl!r}") for name, tpl in templates.items()]
         field.widget.attrs["data-templates"] = json.dumps(templates)
         self.fields["input_template"].required = False
+        # the template is kept as written: the embedded model's format "{x} " ends with a space
+        self.fields["input_template"].strip = False
         if model in templates and not self.is_bound and not self.instance.pk:
             # a new task for a chosen model starts from that model's template
             field.initial = model

@@ -1,22 +1,17 @@
 """Example editing (one by one) and bulk imports (CSV/JSONL files, Hugging Face hub)."""
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.db import transaction
-from django.db.models import Max
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from ..forms import ExampleForm, HubImportForm, ImportFileForm
-from ..models import Example, Task
+from ..models import Example
 from ..services.hub import HubUnavailable, fetch_examples
 from ..services.presets import PresetUnavailable, import_preset, preset_for
 from ..services.importers import ImportProblem, parse_upload
+from ..services.examples import check_labels, next_position, save_rows
 from ..services.quotas import QuotaExceeded, ensure_room_for_examples
 from .tasks import get_task
-
-
-def _next_position(task):
-    return (task.examples.aggregate(m=Max("position"))["m"] or 0) + 1
 
 
 @login_required
@@ -31,7 +26,7 @@ def example_add(request, pk):
         return redirect("task-detail", pk=task.pk)
     if form.is_valid():
         ex = form.save(commit=False)
-        ex.task, ex.position = task, _next_position(task)
+        ex.task, ex.position = task, next_position(task)
         ex.save()
         messages.success(request, "Example added.")
     else:
@@ -61,28 +56,6 @@ def example_delete(request, pk, ex_id):
     return redirect("task-detail", pk=task.pk)
 
 
-def _check_labels(task, rows):
-    if task.kind != Task.CLASSIFICATION or not task.labels:
-        return
-    for i, row in enumerate(rows, start=1):
-        if row["output"].strip() not in task.labels:
-            raise ImportProblem(f'Example {i}: output "{row["output"][:40]}" is not one of the task\'s labels '
-                                f"({', '.join(task.labels)}).")
-
-
-def _save_rows(task, rows, split, replace):
-    with transaction.atomic():
-        ensure_room_for_examples(task, len(rows), task.examples.filter(split=split).count() if replace else 0)
-        if replace:
-            task.examples.filter(split=split).delete()
-        start = _next_position(task)
-        Example.objects.bulk_create(
-            Example(task=task, position=start + i, split=split, input=r["input"], output=r["output"].strip()
-                    if task.kind == Task.CLASSIFICATION else r["output"])
-            for i, r in enumerate(rows)
-        )
-
-
 @login_required
 @require_POST
 def import_file(request, pk):
@@ -99,8 +72,8 @@ def import_file(request, pk):
     upload = form.cleaned_data["file"]
     try:
         rows = parse_upload(upload.name, upload.read())
-        _check_labels(task, rows)
-        _save_rows(task, rows, form.cleaned_data["split"], form.cleaned_data["replace"])
+        check_labels(task, rows)
+        save_rows(task, rows, form.cleaned_data["split"], form.cleaned_data["replace"])
     except (ImportProblem, QuotaExceeded) as exc:
         messages.error(request, f"Nothing was imported from {upload.name}: {exc}")
         return redirect("task-detail", pk=task.pk)
@@ -126,8 +99,8 @@ def import_hub(request, pk):
     try:
         rows = fetch_examples(d["dataset_id"], d["config"], d["split"], d["input_column"], d["output_column"],
                               d["limit"])
-        _check_labels(task, rows)
-        _save_rows(task, rows, Example.POOL, replace=True)
+        check_labels(task, rows)
+        save_rows(task, rows, Example.POOL, replace=True)
     except (HubUnavailable, ImportProblem, QuotaExceeded) as exc:
         messages.error(request, str(exc))
         return redirect("task-detail", pk=task.pk)

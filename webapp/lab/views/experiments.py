@@ -28,12 +28,13 @@ def get_experiment(request, pk, action="read"):
     return permissions.get_experiment_or_404(request.user, pk, action)
 
 
-def _posted_tasks_or_404(request, team):
-    """Task ids posted in the form must be tasks the experiment may use: anything else is 404,
-    so that a guessed or foreign id tells nothing about what exists."""
+def posted_tasks_or_404(data, team):
+    """Task ids posted in the form (`data`: the POST QueryDict, or the API's body as one) must
+    be tasks the experiment may use: anything else is 404, so that a guessed or foreign id
+    tells nothing about what exists."""
     allowed = permissions.team_tasks(team)
     for key in ("train_task", "eval_tasks"):
-        for value in request.POST.getlist(key):
+        for value in data.getlist(key):
             if value and not (value.isdigit() and allowed.filter(pk=int(value)).exists()):
                 raise Http404("No such task.")
 
@@ -67,7 +68,7 @@ def experiment_create(request):
         if source is not None:
             initial = clone_initial(source)
     if request.method == "POST":
-        _posted_tasks_or_404(request, team)
+        posted_tasks_or_404(request.POST, team)
         first = already_submitted(request.user, request.POST.get("submit_key", "")[:64])
         if first is not None:
             return _submitted_twice(request, first)
