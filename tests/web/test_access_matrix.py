@@ -108,6 +108,13 @@ TABLE = {
     "api/experiments/<int:experiment_id>/runs/<int:run_id>/cancel/": ("POST", "401 403 200 200 404 401"),
     # the queued run cannot be retried (only a failed or cancelled one): 409 once the role may
     "api/experiments/<int:experiment_id>/runs/<int:run_id>/retry/": ("POST", "401 403 409 409 404 401"),
+    "api/experiments/<int:experiment_id>/export/<str:what>": ("GET", "401 200 200 200 404 401"),  # metrics.csv
+    # comparisons hold only runs of the user's teams (the outsider's answer holds none of T's)
+    "api/comparisons/": ("GET", "401 200 200 200 200 401"),
+    "api/comparisons/paired/": ("GET", "401 200 200 200 200 401"),  # ?a=sft&b=icl
+    "api/comparisons/examples/": ("GET", "401 200 200 200 200 401"),
+    "api/comparisons/facets/": ("GET", "401 200 200 200 200 401"),
+    "api/comparisons/export/<str:what>": ("GET", "401 200 200 200 200 401"),  # metrics.csv
 }
 API_PREFIX = "api/"
 
@@ -165,6 +172,8 @@ def _url(route, w, token=None, method="GET"):
     assert "<" not in url, url
     if route.endswith("examples.json"):
         url += f"?eval_task={o['task'].name}&n=4&seed=0"
+    if route == "api/comparisons/paired/":
+        url += "?a=sft&b=icl"
     return url
 
 

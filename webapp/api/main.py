@@ -8,7 +8,7 @@ from ninja.openapi.docs import Swagger
 
 from . import errors
 from .auth import READ_AUTH
-from .routers import experiments, runs, tasks, teams
+from .routers import comparisons, experiments, exports, runs, tasks, teams
 
 DESCRIPTION = """Drive the lab from scripts: tasks and their examples, experiments (launched
 with the same checks and messages as the experiment form), runs, results.
@@ -23,6 +23,10 @@ cannot do something answers 403. New tasks and experiments go into `team` (an id
 
 **Lists** are paginated: `?limit=` (at most 500) and `?offset=`; the answer has `items`,
 `count` and the offset of the `next` page.
+
+**Comparisons** across experiments take the filters of the `/compare/` page as query
+parameters (`model`, `train_task`, `eval_task`, `method`, `n`, `seed`, `state`, `experiment`,
+`run`; repeat one or separate values with commas); the exports are the pages' downloads.
 
 **Errors** are JSON: `{"detail": "..."}`, and for invalid input (422)
 `{"errors": {"field": ["message", ...]}}` naming each field and what to change.
@@ -46,7 +50,8 @@ def build_api():
     api.add_router("/tasks/", tasks.router)
     api.add_router("/experiments/", experiments.router)
     api.add_router("/experiments/", runs.router)
-    # comparisons and exports: add their routers here (routers/comparisons.py, routers/exports.py)
+    api.add_router("/comparisons/", comparisons.router)
+    api.add_router("", exports.router)  # /experiments/{id}/export/{what}, /comparisons/export/{what}
     return api
 
 

@@ -1,2 +1,3 @@
-"""One ninja Router per resource; main.py mounts them under /api/. Comparisons and exports
-get their own modules here (routers/comparisons.py, routers/exports.py) on top of their services."""
+"""One ninja Router per resource; main.py mounts them under /api/: teams, tasks, experiments,
+runs, comparisons (across experiments, on services/comparisons.py) and exports (the pages'
+downloads, on services/exports.py)."""

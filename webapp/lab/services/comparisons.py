@@ -15,8 +15,8 @@ and the REST API call the same code:
   the same evaluation examples, the agreement table, exact McNemar and a seeded paired
   bootstrap (1,000 resamples) of the accuracy and ECE differences, cached per pair of runs
   and results versions; a plain verdict when the difference is within noise.
-- `per_example(selection, ...)` evaluation examples x runs (right/wrong, confidence), filtered
-  and paginated.
+- `example_table(selection, ...)` evaluation examples x runs (right/wrong, confidence),
+  filtered; `per_example` is one page of it (the API pages it by limit and offset).
 """
 import hashlib
 import json
@@ -332,6 +332,7 @@ def paired_stats(preds_a, preds_b, a, b):
     stats["ece_ci"] = None if stats["ece_ci"] is None else list(stats["ece_ci"])
     stats["verdict"] = _verdict(stats, a, b)
     stats["n_examples"] = len(correct_a)
+    stats["bootstrap_seed"] = stats.pop("seed")  # "seed" of a pair is the runs' seed
     return stats
 
 
@@ -361,14 +362,14 @@ def paired(selection, a, b):
                 if len(pairs) >= MAX_PAIRS:
                     truncated = True
                     break
-                key = f"lab:paired:{_version(ra)}:{_version(rb)}:{RESAMPLES}:{BOOTSTRAP_SEED}"
+                key = f"lab:paired:v2:{_version(ra)}:{_version(rb)}:{RESAMPLES}:{BOOTSTRAP_SEED}"
                 stats = cache.get(key)
                 if not isinstance(stats, dict):
                     stats = paired_stats(preds[ra.id], preds[rb.id], a, b)
                     cache.put(key, stats)
                 found = True
-                pairs.append({"eval_task": task, "n": n, "seed": seed, "run_a": _run_info(ra.run),
-                              "run_b": _run_info(rb.run), **stats})
+                pairs.append({**stats, "eval_task": task, "n": n, "seed": seed, "run_a": _run_info(ra.run),
+                              "run_b": _run_info(rb.run)})
         if not found:
             why = ("no run of " + (METHOD_LABELS.get(a, a) if not group[a] else METHOD_LABELS.get(b, b))
                    if not (group[a] and group[b]) else "the runs were scored on different evaluation examples")
@@ -415,11 +416,12 @@ def _keep(cells, show, a, b):
     return not any(of_a) and all(of_b)  # a_wrong_b_right
 
 
-def per_example(selection, eval_task="", show="all", a="", b="", page=1):
+def example_table(selection, eval_task="", show="all", a="", b=""):
     """Evaluation examples x runs on one evaluation task (the first one when not given): each
     cell right/wrong with the prediction and its confidence; rows keyed by (index, input,
     gold), so runs scored on other examples leave gaps. `show` filters the rows (SHOW; with
-    several runs of A or B, "A right" means every run of A got it right). Paginated."""
+    several runs of A or B, "A right" means every run of A got it right). Every matching row
+    is in "rows"; `per_example` cuts it into the page's pages, the API by limit and offset."""
     tasks = sorted({r.eval_task_name for r in selection.results})
     task = eval_task if eval_task in tasks else (tasks[0] if tasks else "")
     results = sorted((r for r in selection.results if r.eval_task_name == task),
@@ -442,9 +444,16 @@ def per_example(selection, eval_task="", show="all", a="", b="", page=1):
                                  "method": r.run.method}
     ordered = [rows[k] for k in sorted(rows, key=lambda k: (k[0], k[1], k[2]))]
     kept = [row for row in ordered if _keep(row["cells"], show, a, b)]
-    pages = max(1, -(-len(kept) // PAGE_SIZE))
-    page = min(max(1, page), pages)
     return {"eval_task": task, "eval_tasks": tasks, "columns": columns, "columns_truncated": columns_truncated,
             "show": show, "show_label": SHOW.get(show, show), "a": a, "b": b,
-            "total": len(ordered), "matching": len(kept), "page": page, "pages": pages, "page_size": PAGE_SIZE,
+            "total": len(ordered), "matching": len(kept), "rows": kept}
+
+
+def per_example(selection, eval_task="", show="all", a="", b="", page=1):
+    """`example_table`, one page of PAGE_SIZE rows ("examples")."""
+    table = example_table(selection, eval_task, show, a, b)
+    kept = table.pop("rows")
+    pages = max(1, -(-len(kept) // PAGE_SIZE))
+    page = min(max(1, page), pages)
+    return {**table, "page": page, "pages": pages, "page_size": PAGE_SIZE,
             "examples": kept[(page - 1) * PAGE_SIZE: page * PAGE_SIZE]}

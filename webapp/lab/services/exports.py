@@ -3,10 +3,13 @@ metrics over seeds as CSV, and the paper's table as LaTeX or Markdown
 (`workers/engine/tables.py`), for one experiment or for any comparison.
 
 `export(results, what, stem)` returns an `Export` (bytes, content type, file name) and
-knows nothing of requests; views wrap it in an attachment response. Every CSV cell goes
+knows nothing of requests; `for_experiment` and `for_comparison` name the file and its
+metadata the one way the pages and the REST API both use, and views wrap the result in an
+attachment response (`views.comparisons.attachment`). Every CSV cell goes
 through `tables.csv_safe`, so a cell that begins with = + - @ never runs as a formula.
 """
 import csv
+import hashlib
 import io
 import json
 from dataclasses import dataclass
@@ -117,11 +120,32 @@ def paper_input(results):
              "accuracy": r["accuracy"], "ece": r["ece"]} for r in rows]
 
 
+def check_kind(what):
+    """Raise UnknownExport (its message names the choices) unless `what` is a key of KINDS."""
+    if what not in KINDS:
+        raise UnknownExport(f"unknown export {what[:40]!r}; choose one of {', '.join(KINDS)}")
+
+
+def for_experiment(experiment, what):
+    """An experiment's download `what` (its finished runs), as the page and the API serve it."""
+    check_kind(what)
+    return export(experiment_results(experiment), what, f"experiment-{experiment.pk}",
+                  meta={"experiment": experiment.pk, "name": str(experiment)})
+
+
+def for_comparison(selection, what):
+    """A comparison's download `what`, named by a digest of its filters (the same name for the
+    same filters, wherever it is downloaded)."""
+    check_kind(what)
+    filters = selection.filters
+    stem = "comparison-" + hashlib.sha1(filters.query(page=1).encode()).hexdigest()[:8]
+    return export(selection.results, what, stem, meta={"filters": filters.as_dict()})
+
+
 def export(results, what, stem, meta=None):
     """The download `what` (a key of KINDS) of `results` (EvalResults with run.experiment and
     its train task), named `<stem>-<what>`. `meta`: extra JSON fields (e.g. the filters)."""
-    if what not in KINDS:
-        raise UnknownExport(f"unknown export {what[:40]!r}; choose one of {', '.join(KINDS)}")
+    check_kind(what)
     content_type = KINDS[what][0]
     if what == "metrics.csv":
         body = _csv(METRIC_COLUMNS, _sorted_rows(results))

@@ -2,8 +2,6 @@
 and an experiment's downloads. Thin: the filters, the statistics and the files come from
 services/comparisons.py and services/exports.py; access from webapp/teams/permissions.py
 (runs outside the user's teams never appear; an explicit id outside them answers 404)."""
-import hashlib
-
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
@@ -70,34 +68,35 @@ def compare_data(request):
     return JsonResponse(comparisons.comparison(selection))
 
 
-def _attachment(export):
+def attachment(export):
+    """An `exports.Export` as a download (the pages' and the REST API's)."""
     response = HttpResponse(export.content, content_type=export.content_type)
     response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
     response["X-Content-Type-Options"] = "nosniff"
     return response
 
 
-def _unknown(what):
-    return HttpResponse(f"unknown export {what[:40]!r}; choose one of {', '.join(exports.KINDS)}", status=404,
-                        content_type="text/plain; charset=utf-8")
+def _unknown(exc):
+    return HttpResponse(str(exc), status=404, content_type="text/plain; charset=utf-8")
 
 
 @login_required
 def compare_export(request, what):
-    if what not in exports.KINDS:
-        return _unknown(what)
+    try:
+        exports.check_kind(what)
+    except exports.UnknownExport as exc:
+        return _unknown(exc)
     filters, selection, errors = _selection(request)
     if errors:
         text = "; ".join(f"{k}: {v}" for k, v in errors.items())
         return HttpResponse(f"bad parameters: {text}", status=400, content_type="text/plain; charset=utf-8")
-    stem = "comparison-" + hashlib.sha1(filters.query(page=1).encode()).hexdigest()[:8]
-    return _attachment(exports.export(selection.results, what, stem, meta={"filters": filters.as_dict()}))
+    return attachment(exports.for_comparison(selection, what))
 
 
 @login_required
 def experiment_export(request, pk, what):
     exp = get_experiment(request, pk)
-    if what not in exports.KINDS:
-        return _unknown(what)
-    return _attachment(exports.export(exports.experiment_results(exp), what, f"experiment-{exp.pk}",
-                                      meta={"experiment": exp.pk, "name": str(exp)}))
+    try:
+        return attachment(exports.for_experiment(exp, what))
+    except exports.UnknownExport as exc:
+        return _unknown(exc)
