@@ -151,6 +151,7 @@ def test_paired_statistics_on_a_constructed_case(world):
 
     direct = paired_bootstrap(A_RIGHT, [0.8] * 20, B_RIGHT, [0.8] * 20, resamples=1000, seed=0)
     assert first["accuracy_ci"] == list(direct["accuracy_ci"]) and first["ece_ci"] == list(direct["ece_ci"])
+    assert (first["seed"], second["seed"], second["bootstrap_seed"]) == (0, 1, 0)  # the runs' seed, not the bootstrap's
     assert second["agreement"] == {"both": 3, "only_a": 1, "only_b": 1, "neither": 1}
     assert second["mcnemar_p"] == 1.0 and second["within_noise"]
     assert second["verdict"].startswith("Accuracy: within noise")
