@@ -40,9 +40,9 @@ from django.db import close_old_connections, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from ..models import Artifact, EvalResult, MetricPoint, Run, RunEvent
+from ..models import AdapterOverlap, Artifact, EvalResult, MetricPoint, Run, RunEvent
 from .events import ProgressRecorder, bump_results_version, publish_on_commit
-from . import snapshots
+from . import overlaps, snapshots
 from .results import store_results
 
 log = logging.getLogger("webapp.lab")
@@ -235,8 +235,10 @@ def retry_run(run, send):
 
 
 def discard_partial(run):
-    """Rows a dead attempt may have left (loss points, results): the new attempt rewrites them."""
+    """Rows a dead attempt may have left (loss points, results, adapter overlaps): the new
+    attempt rewrites them."""
     MetricPoint.objects.filter(run=run).delete()
+    AdapterOverlap.objects.filter(Q(run_a=run) | Q(run_b=run)).delete()
     EvalResult.objects.filter(run=run).delete()
     Artifact.objects.filter(run=run).delete()
 
@@ -338,7 +340,12 @@ def run_job(run_id, redelivered=False):
                                      cache_dir=str(cache_dir))
         recorder.close()
         store_results(run, list(results or []))
+        # the LoRA subspace overlap with the adapters of the done runs at this N and seed:
+        # stored before "done" so that the page's refresh sees it, and once more after, for
+        # a partner that finished at the same moment (a failure is logged, never fails the run)
+        tried = overlaps.store_safely(run)
         set_state(run, Run.DONE, message="done")
+        overlaps.store_safely(run, tried)
         return Run.DONE
     except Exception as exc:  # noqa: BLE001 - every failure is reported on the run
         try:
