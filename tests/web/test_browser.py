@@ -8,9 +8,10 @@ prompt preview, launches ICL, SFT and IA2->SFT at N = 2, 4 with two seeds on the
 task: the built-in animal-or-fruit, also evaluated on the task made here), watches the
 progress bars move, checks cancel-all asks first, then the finished page: no live badge
 or cancel-all, what training chose, accuracy/ECE against N, reliability diagrams, loss
-curves per learning-rate trial, the per-example view, and a 390 px phone viewport.
-Screenshots go to test-output/browser/ (live-midrun, loss-chart, accuracy-vs-n,
-reliability, per-example, results, mobile).
+curves per learning-rate trial, the LoRA subspace overlap heatmap, the per-example view,
+and a 390 px phone viewport. The launch button spins while the model check runs.
+Screenshots go to test-output/browser/ (model-check, live-midrun, loss-chart,
+accuracy-vs-n, reliability, adapter-overlap, per-example, results, mobile).
 """
 import csv
 import io
@@ -219,7 +220,18 @@ def _scenario(base, page, tmp_path):
     # the task made above holds markup and words outside the embedded model's vocabulary: the
     # unreadable-text guard asks for confirmation (test_unreadable.py tests the guard itself)
     page.check("#id_confirm_unreadable")
+    # while the server checks the model (held here), the button spins and says so
+    held = []
+    page.route("**/experiments/new/", lambda route: held.append(route) if route.request.method == "POST"
+               else route.continue_())
     page.click("text=Validate and launch")
+    page.wait_for_selector("form.experiment-form button.busy:has-text('Checking the model')")
+    assert page.is_visible("form.experiment-form [data-checking]")
+    assert page.eval_on_selector("button.busy", "b => getComputedStyle(b, '::before').animationName") == "spin"
+    _shot(page, "form.experiment-form", "model-check.png")
+    assert len(held) == 1
+    page.unroute("**/experiments/new/")
+    held[0].continue_()
     page.wait_for_selector("text=Queued 12 runs.")
     page.wait_for_selector("#ws-status.ok")
     assert page.is_visible("#cmp-empty") and "Waiting for the first finished run" in page.inner_text("#cmp-empty")
@@ -296,6 +308,18 @@ def _scenario(base, page, tmp_path):
     assert "SFT N=4 seed 1" in page.locator("#loss-ce .legend").text_content()
     _shot(page, "#acc-n-chart", "accuracy-vs-n.png")
     _shot(page, "#rel-charts", "reliability.png")
+
+    # the LoRA subspace overlap of SFT and IA2->SFT at N = 4 (measured by the worker as runs
+    # finished): a 2 x 2 heatmap, 1 on the diagonal, the pair's mean over both seeds elsewhere
+    page.wait_for_selector("#overlap-chart svg.main-svg")
+    z = page.evaluate("() => document.getElementById('overlap-chart').data[0].z")
+    assert len(z) == 2 and z[0][0] == z[1][1] == 1 and z[0][1] == z[1][0] and 0 <= z[0][1] <= 1, z
+    ticks = page.locator("#overlap-chart .xtick").all_text_contents()
+    assert ticks == ["SFT", "IA2->SFT"], ticks
+    assert page.locator("#overlap-chart .g-xtitle").text_content().strip() == "method"
+    assert "1 = identical subspaces" in page.inner_text("#overlap-caption") and "r / d ≈" in page.inner_text(
+        "#overlap-caption")
+    _shot(page, "#overlap", "adapter-overlap.png")
 
     # the per-example view of the task made above shows its markup as text
     page.select_option("#cmp-task", label=XSS_NAME)
