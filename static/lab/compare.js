@@ -183,7 +183,7 @@
       z[i][j] = z[j][i] = o.mean;
       hover[i][j] = hover[j][i] = text;
     });
-    Plotly.react(div, [{ type: "heatmap", x: names, y: names, z, zmin: 0, zmax: 1, colorscale: "Blues",
+    Plotly.react(div, [{ type: "heatmap", x: names, y: names, z, zmin: 0, zmax: 1, colorscale: "Blues", reversescale: true,
       text: hover, texttemplate: "%{z:.2f}", hovertemplate: "%{text}<extra></extra>", xgap: 2, ygap: 2,
       colorbar: { title: { text: "overlap" }, thickness: 12, tickvals: [0, 0.5, 1] } }], {
       title: { text: "LoRA subspace overlap at N = " + n }, height: 300, margin: { t: 36, r: 12, b: 56, l: 96 },

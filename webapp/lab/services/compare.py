@@ -60,7 +60,7 @@ def _merge_reliability(lists):
 
 OVERLAP_CAPTION = (
     "LoRA subspace overlap between the adapters two methods trained on the same N examples with the same "
-    "seed: for each adapted module, ||U_a^T U_b||_F^2 / r, where U holds the top-r left singular vectors of "
+    "seed: for each adapted module, ‖U_aᵀ U_b‖²_F / r, where U holds the top-r left singular vectors of "
     "the module's lora_B matrix, averaged over modules, then over seeds. 1 = identical subspaces, 0 = "
     "orthogonal; two random r-dimensional subspaces of the module's output space (dimension d) give about r / d.")
 
