@@ -207,3 +207,35 @@ def test_lora_overlap_explicit_r_and_errors():
         lora_subspace_overlap({Q_KEY: first}, {Q_KEY: first}, r=9)
     with pytest.raises(ValueError, match="share no lora_B"):
         lora_subspace_overlap({Q_KEY: first}, {O_KEY: first})
+
+
+def test_lora_overlap_of_random_subspaces_is_near_its_chance_level():
+    # two independent random r-dimensional subspaces of R^d overlap r / d on average:
+    # the "random" level the page's caption quotes
+    values = [
+        lora_subspace_overlap({Q_KEY: torch.randn(64, 8, generator=_generator(100 + i))},
+                              {Q_KEY: torch.randn(64, 8, generator=_generator(200 + i))})
+        for i in range(40)
+    ]
+    assert all(v["random"] == pytest.approx(8 / 64) for v in values)
+    assert float(np.mean([v["mean"] for v in values])) == pytest.approx(8 / 64, abs=0.02)
+    # modules of different sizes: the chance level is the mean of each module's r / out
+    mixed = {Q_KEY: torch.randn(32, 4, generator=_generator(30)), O_KEY: torch.randn(16, 4, generator=_generator(31))}
+    assert lora_subspace_overlap(mixed, mixed)["random"] == pytest.approx((4 / 32 + 4 / 16) / 2)
+
+
+def test_saved_adapter_is_read_from_a_peft_folder_or_its_file(tmp_path):
+    from safetensors.torch import save_file
+
+    from workers.engine.adapters import load_saved_adapter
+
+    weights = {Q_KEY: torch.randn(16, 4, generator=_generator(32)),
+               Q_KEY.replace("lora_B", "lora_A"): torch.randn(4, 16, generator=_generator(33))}
+    folder = tmp_path / "adapter"
+    folder.mkdir()
+    save_file(weights, str(folder / "adapter_model.safetensors"))
+    for path in (folder, folder / "adapter_model.safetensors"):
+        loaded = load_saved_adapter(path)
+        assert set(loaded) == set(weights) and all(torch.equal(loaded[k], weights[k]) for k in weights)
+    with pytest.raises(FileNotFoundError, match="no adapter weights at .*missing"):
+        load_saved_adapter(tmp_path / "missing")

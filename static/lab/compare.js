@@ -1,7 +1,7 @@
 // Compare section, from results.json: accuracy and ECE against N (one line per method,
 // a band for the 95% interval over seeds), the same at one N as bars with each seed as a
-// dot, reliability diagrams with their bin counts, per-layer similarity, every number in
-// a table, and the per-example view from examples.json. Every piece of data reaches the
+// dot, reliability diagrams with their bin counts, per-layer similarity, the LoRA subspace
+// overlap between methods (a heatmap), every number in a table, and the per-example view from examples.json. Every piece of data reaches the
 // page as text (Lab.el / textContent), never as HTML.
 (function () {
   const { el, clear, fmt, color, rgba } = window.Lab;
@@ -152,6 +152,46 @@
         height: 340, margin: MARGIN, legend: { orientation: "h", y: -0.25 } }, cfg);
   }
 
+  // LoRA subspace overlap between the adapters of two methods at the chosen N (computed by the
+  // worker when a run finishes): a methods x methods heatmap, 0 to 1, the diagonal being a
+  // method's adapter with itself (1 by definition).
+  function overlapChart(n) {
+    const all = data.adapter_overlap || [];
+    const holder = document.getElementById("overlap");
+    holder.hidden = !all.length;
+    if (!all.length) return;
+    const pairs = all.filter((o) => o.n === n);
+    const div = document.getElementById("overlap-chart"), empty = document.getElementById("overlap-empty");
+    div.hidden = !pairs.length;
+    empty.hidden = pairs.length > 0;
+    const chance = pairs.map((o) => o.random).filter((v) => v !== null && v !== undefined);
+    document.getElementById("overlap-caption").textContent = data.overlap_caption +
+      (chance.length ? " Here r / d ≈ " + fmt(chance.reduce((a, b) => a + b, 0) / chance.length) + "." : "");
+    if (!pairs.length) {
+      empty.textContent = "No two LoRA adapters to compare at N = " + n + " yet.";
+      return;
+    }
+    const ms = data.methods.filter((m) => pairs.some((o) => o.a === m || o.b === m));
+    const names = ms.map(label);
+    const z = ms.map((_, i) => ms.map((__, j) => (i === j ? 1 : null)));
+    const hover = ms.map((m, i) => ms.map((__, j) => (i === j ? label(m) + ": its own adapter (1 by definition)" : "")));
+    pairs.forEach((o) => {
+      const i = ms.indexOf(o.a), j = ms.indexOf(o.b);
+      const seeds = o.points.map(([seed, v]) => "seed " + seed + ": " + fmt(v)).join(", ");
+      const text = label(o.a) + " vs " + label(o.b) + " · N = " + n + "<br>overlap " + fmt(o.mean) + " (mean over " +
+        o.seeds + " seed" + (o.seeds === 1 ? "" : "s") + ")<br>" + seeds;
+      z[i][j] = z[j][i] = o.mean;
+      hover[i][j] = hover[j][i] = text;
+    });
+    Plotly.react(div, [{ type: "heatmap", x: names, y: names, z, zmin: 0, zmax: 1, colorscale: "Blues", reversescale: true,
+      text: hover, texttemplate: "%{z:.2f}", hovertemplate: "%{text}<extra></extra>", xgap: 2, ygap: 2,
+      colorbar: { title: { text: "overlap" }, thickness: 12, tickvals: [0, 0.5, 1] } }], {
+      title: { text: "LoRA subspace overlap at N = " + n }, height: 300, margin: { t: 36, r: 12, b: 56, l: 96 },
+      xaxis: { title: { text: "method" }, type: "category" },
+      yaxis: { title: { text: "method" }, type: "category", autorange: "reversed" },
+    }, cfg);
+  }
+
   function smallEvalWarning(task) {
     const box = document.getElementById("cmp-warning");
     const rows = data.summary.filter((r) => r.eval_task === task && r.ece && r.n_examples);
@@ -201,6 +241,7 @@
     barsAtN("ece-chart", "ece", rows, base);
     reliability(task, n);
     layerChart(task, n);
+    overlapChart(n);
     numbersTable(task);
     loadExamples();
   }

@@ -14,12 +14,16 @@
   document.addEventListener("submit", function (e) {
     if (e.defaultPrevented || (e.target.method || "").toLowerCase() !== "post") return;
     const button = e.submitter || e.target.querySelector("button[type=submit], button:not([type])");
-    if (!button || button.name) return;  // a named button's value must still be sent
+    if (!button) return;
+    const checking = e.target.classList.contains("experiment-form");
     button.dataset.label = button.textContent;
-    button.textContent = e.target.classList.contains("experiment-form")
-      ? "Checking the model and tasks…" : "Working…";
+    button.textContent = checking ? "Checking the model and tasks…" : "Working…";
     button.classList.add("busy");
-    setTimeout(function () { button.disabled = true; }, 0);  // after the browser has read the form
+    // the experiment form's status line says why it may take a moment (data-checking)
+    const status = checking && e.target.querySelector("[data-checking]");
+    if (status) status.hidden = false;
+    // disabled after the browser has read the form, so a named button's value is still sent
+    setTimeout(function () { button.disabled = true; }, 0);
   });
 
   document.addEventListener("change", function (e) {
@@ -34,6 +38,7 @@
     document.querySelectorAll("button.busy").forEach(function (b) {
       b.disabled = false; b.classList.remove("busy"); b.textContent = b.dataset.label;
     });
+    document.querySelectorAll("[data-checking]").forEach(function (p) { p.hidden = true; });
   });
 
   // the task form's "Template for model": choosing a model puts its template in the template box

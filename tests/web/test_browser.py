@@ -8,9 +8,10 @@ prompt preview, launches ICL, SFT and IA2->SFT at N = 2, 4 with two seeds on the
 task: the built-in animal-or-fruit, also evaluated on the task made here), watches the
 progress bars move, checks cancel-all asks first, then the finished page: no live badge
 or cancel-all, what training chose, accuracy/ECE against N, reliability diagrams, loss
-curves per learning-rate trial, the per-example view, and a 390 px phone viewport.
-Screenshots go to test-output/browser/ (live-midrun, loss-chart, accuracy-vs-n,
-reliability, per-example, results, mobile).
+curves per learning-rate trial, the LoRA subspace overlap heatmap, the per-example view,
+and a 390 px phone viewport. The launch button spins while the model check runs.
+Screenshots go to test-output/browser/ (model-check, live-midrun, loss-chart,
+accuracy-vs-n, reliability, adapter-overlap, per-example, results, mobile).
 """
 import csv
 import io
@@ -219,6 +220,19 @@ def _scenario(base, page, tmp_path):
     # the task made above holds markup and words outside the embedded model's vocabulary: the
     # unreadable-text guard asks for confirmation (test_unreadable.py tests the guard itself)
     page.check("#id_confirm_unreadable")
+    # while the server checks the model the button spins and says so: seen here with the
+    # submission stopped after the page's own handlers ran (a page waiting for its next
+    # document cannot be inspected), then undone as the back button would
+    page.evaluate("""() => document.addEventListener('submit', e => { if (window.__hold) e.preventDefault(); })""")
+    page.evaluate("() => { window.__hold = true; }")
+    page.click("text=Validate and launch")
+    page.wait_for_selector("form.experiment-form button.busy:has-text('Checking the model')")
+    assert page.is_visible("form.experiment-form [data-checking]")
+    assert page.eval_on_selector("button.busy", "b => getComputedStyle(b, '::before').animationName") == "spin"
+    page.wait_for_function("() => document.querySelector('button.busy').disabled")  # no second submit
+    _shot(page, "form.experiment-form .actions-row", "model-check.png")
+    page.evaluate("() => { window.__hold = false; window.dispatchEvent(new Event('pageshow')); }")
+    assert page.locator("button.busy").count() == 0 and not page.is_visible("[data-checking]")
     page.click("text=Validate and launch")
     page.wait_for_selector("text=Queued 12 runs.")
     page.wait_for_selector("#ws-status.ok")
@@ -296,6 +310,18 @@ def _scenario(base, page, tmp_path):
     assert "SFT N=4 seed 1" in page.locator("#loss-ce .legend").text_content()
     _shot(page, "#acc-n-chart", "accuracy-vs-n.png")
     _shot(page, "#rel-charts", "reliability.png")
+
+    # the LoRA subspace overlap of SFT and IA2->SFT at N = 4 (measured by the worker as runs
+    # finished): a 2 x 2 heatmap, 1 on the diagonal, the pair's mean over both seeds elsewhere
+    page.wait_for_selector("#overlap-chart svg.main-svg")
+    z = page.evaluate("() => document.getElementById('overlap-chart').data[0].z")
+    assert len(z) == 2 and z[0][0] == z[1][1] == 1 and z[0][1] == z[1][0] and 0 <= z[0][1] <= 1, z
+    ticks = [t for t in page.locator("#overlap-chart .xtick").all_text_contents() if t]
+    assert ticks == ["SFT", "IA2->SFT"], ticks
+    assert page.locator("#overlap-chart .g-xtitle").text_content().strip() == "method"
+    assert "1 = identical subspaces" in page.inner_text("#overlap-caption") and "r / d ≈" in page.inner_text(
+        "#overlap-caption")
+    _shot(page, "#overlap", "adapter-overlap.png")
 
     # the per-example view of the task made above shows its markup as text
     page.select_option("#cmp-task", label=XSS_NAME)

@@ -9,7 +9,7 @@ import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from webapp.lab.models import EvalResult, Experiment, LayerSimilarity, MetricPoint, Prediction, Run, RunEvent
+from webapp.lab.models import AdapterOverlap, EvalResult, Experiment, LayerSimilarity, MetricPoint, Prediction, Run, RunEvent
 from webapp.lab.services.events import ProgressRecorder
 from webapp.lab.services.lifecycle import run_job
 
@@ -20,7 +20,8 @@ METHODS = ["icl", "sft", "ia2", "ia2-sft"]
 
 def seed_experiment(user, n_runs, name="exp"):
     """An experiment with `n_runs` done runs, each with metrics, 4 layers, 10 predictions,
-    10 loss points and 3 events (like bench/web_latency.py, smaller)."""
+    10 loss points and 3 events (like bench/web_latency.py, smaller), and the adapter
+    overlap of every two trained runs sharing an N and a seed."""
     rng = random.Random(n_runs)
     task = make_task(user, name=f"task-{name}", n=20)
     exp = Experiment.objects.create(owner=user, name=name, train_task=task, methods=METHODS, n_values=[2, 4],
@@ -43,6 +44,12 @@ def seed_experiment(user, n_runs, name="exp"):
     MetricPoint.objects.bulk_create(MetricPoint(run=r, series="sft/loss", step=i, value=1.0 / (i + 1))
                                     for r in runs for i in range(10))
     RunEvent.objects.bulk_create(RunEvent(run=r, kind="state", message="done") for r in runs for _ in range(3))
+    by_key = {(r.n, r.seed, r.method): r for r in runs}
+    AdapterOverlap.objects.bulk_create(
+        AdapterOverlap(experiment=exp, run_a=a, run_b=b, n=a.n, seed=a.seed, method_a=a.method, method_b=b.method,
+                       mean=rng.random(), random=0.125, per_module={"q_proj": 0.5})
+        for (n, s, m), a in by_key.items() for m2 in METHODS[METHODS.index(m) + 1:]
+        if m != "icl" and (b := by_key.get((n, s, m2))))
     return exp
 
 
@@ -58,8 +65,9 @@ def _urls(exp):
 
 
 # session + user + experiment + what the view itself needs; pages also read the user's team
-# memberships once (roles decide what the page shows), the experiment page its share links
-MAX_QUERIES = {"experiment page": 9, "results.json": 5, "history.json": 7, "examples.json": 4,
+# memberships once (roles decide what the page shows), the experiment page its share links;
+# results.json reads the results (two queries) and the adapter overlaps (one)
+MAX_QUERIES = {"experiment page": 9, "results.json": 6, "history.json": 7, "examples.json": 4,
                "experiment list": 5, "task list": 4}
 MAX_QUERIES_CACHED = {"experiment page": 7, "results.json": 3, "history.json": 3, "examples.json": 3}
 
@@ -95,6 +103,11 @@ def test_payloads_match_uncached_and_pages_show_runs(client_in, user):
     first = client_in.get(f"/experiments/{exp.pk}/results.json").json()
     again = client_in.get(f"/experiments/{exp.pk}/results.json").json()
     assert first == again and len(first["table"]) == 200
+    # sft, ia2 and ia2-sft at each N: three pairs per N, each the mean over the seeds
+    pairs = first["adapter_overlap"]
+    assert sorted((o["n"], o["a"], o["b"]) for o in pairs) == sorted(
+        (n, a, b) for n in (2, 4) for a, b in (("sft", "ia2"), ("sft", "ia2-sft"), ("ia2", "ia2-sft")))
+    assert all(o["seeds"] == 25 and len(o["points"]) == 25 and o["random"] == 0.125 for o in pairs)
     assert sum(row["seeds"] for row in first["summary"]) == 200
     page = client_in.get(f"/experiments/{exp.pk}/").content.decode()
     assert page.count('data-run="') == 200

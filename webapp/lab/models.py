@@ -363,6 +363,34 @@ class Artifact(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
 
 
+class AdapterOverlap(models.Model):
+    """How much the LoRA subspaces of two runs' adapters coincide: two methods of one
+    experiment trained at the same N with the same seed (`workers.engine.similarity.
+    lora_subspace_overlap`: per module ||U_a^T U_b||_F^2 / r over the top-r left singular
+    vectors of lora_B; 1 = identical subspaces, 0 = orthogonal, `random` = the chance level
+    r / out of two random subspaces). Computed by the worker when a run finishes
+    (`services/overlaps.py`); deleted with either run or when either is started again."""
+
+    experiment = models.ForeignKey(Experiment, related_name="adapter_overlaps", on_delete=models.CASCADE)
+    run_a = models.ForeignKey(Run, related_name="+", on_delete=models.CASCADE)
+    run_b = models.ForeignKey(Run, related_name="+", on_delete=models.CASCADE)
+    n = models.PositiveIntegerField()
+    seed = models.IntegerField()
+    method_a = models.CharField(max_length=16)
+    method_b = models.CharField(max_length=16)
+    mean = models.FloatField()
+    random = models.FloatField(null=True, blank=True)
+    per_module = models.JSONField(default=dict, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["id"]
+        constraints = [models.UniqueConstraint(fields=["run_a", "run_b"], name="lab_adapter_overlap_pair")]
+
+    def __str__(self):
+        return f"{self.method_a} vs {self.method_b} N={self.n} seed={self.seed}: {self.mean:.3f}"
+
+
 class PoolSnapshot(models.Model):
     """A task as the engine receives it (`Task.to_engine_dict`: template, labels, every
     example), frozen when an experiment was launched and stored once, keyed by the SHA-256 of

@@ -54,6 +54,21 @@ def trainable_state(peft_model) -> dict[str, torch.Tensor]:
     return {n: p.detach().to("cpu", copy=True) for n, p in peft_model.named_parameters() if p.requires_grad}
 
 
+def load_saved_adapter(path) -> dict[str, torch.Tensor]:
+    """The weights of an adapter as saved on disk: a folder written by peft's
+    `save_pretrained` (its adapter_model.safetensors) or the .safetensors file itself.
+    Raises FileNotFoundError naming the path when there are no weights there."""
+    from pathlib import Path
+
+    from safetensors.torch import load_file
+
+    path = Path(path)
+    weights = path / "adapter_model.safetensors" if path.is_dir() else path
+    if not weights.is_file():
+        raise FileNotFoundError(f"no adapter weights at {weights}")
+    return load_file(str(weights))
+
+
 def load_trainable_state(peft_model, state: dict[str, torch.Tensor]) -> None:
     params = dict(peft_model.named_parameters())
     with torch.no_grad():

@@ -2,14 +2,18 @@
 config in the web process: reads config.json and tokenizer.json from a local
 directory or the Hugging Face hub cache with `tokenizers` and `huggingface_hub`
 (neither imports torch). Models without a tokenizer.json fall back to
-transformers."""
+transformers. A hub id that is not in the local cache costs one quick look at the hub
+(`_hub_file`): offline (HF_HUB_OFFLINE, or no answer within HUB_CHECK_TIMEOUT) it fails at
+once with the offline message instead of retrying."""
 import json
+import os
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import SimpleNamespace
 
 from .errors import ModelLoadError
-from .models import explain_load_error, resolve_model_path
+from .models import OFFLINE_MESSAGE, explain_load_error, resolve_model_path
 
 
 @dataclass
@@ -25,16 +29,74 @@ class LightTokenizer:
         return {"input_ids": [e.ids for e in self.core.encode_batch(list(texts), add_special_tokens=add_special_tokens)]}
 
 
+# One look at the hub per file, one attempt with a short timeout: a hub id that is not in
+# the local cache, on a machine without network, is answered in about a second instead of
+# after huggingface_hub's retries with back-off (about 25 s). A hub found unreachable is
+# not asked again for HUB_DOWN_MEMORY seconds (one form check reads several files).
+HUB_CHECK_TIMEOUT = 2.0
+HUB_DOWN_MEMORY = 30.0
+_hub_down_until: dict[str, float] = {}
+
+
+def hub_endpoint() -> str:
+    """The hub's address: HF_ENDPOINT as the environment says now, else huggingface_hub's."""
+    from huggingface_hub import constants
+
+    return (os.environ.get("HF_ENDPOINT") or "").rstrip("/") or constants.ENDPOINT
+
+
+def hub_offline() -> bool:
+    """HF_HUB_OFFLINE (or TRANSFORMERS_OFFLINE), as huggingface_hub read it or as the environment says now."""
+    from huggingface_hub import constants
+
+    env = (os.environ.get("HF_HUB_OFFLINE") or os.environ.get("TRANSFORMERS_OFFLINE") or "").strip().upper()
+    return bool(constants.HF_HUB_OFFLINE) or env in {"1", "ON", "YES", "TRUE"}
+
+
+def _unreachable(name: str, why: str) -> ModelLoadError:
+    return ModelLoadError(name, f"{OFFLINE_MESSAGE} ({why})")
+
+
+def _hub_file(name: str, repo_id: str, filename: str) -> Path | None:
+    """A file of a hub model: from the local cache when it is there, else downloaded after one
+    quick look at the hub (None: the cache knows the repository has no such file). The look is
+    a bare HEAD request, one attempt: any answer below 500 means the hub is there, and
+    `hf_hub_download` then says what it says (no such model, gated, ...)."""
+    from huggingface_hub import hf_hub_download, hf_hub_url, try_to_load_from_cache
+    from huggingface_hub.utils import get_session
+
+    cached = try_to_load_from_cache(repo_id, filename)
+    if isinstance(cached, str):
+        return Path(cached)
+    if cached is not None:  # the cache remembers that the repository has no such file
+        return None
+    if hub_offline():
+        raise _unreachable(name, "HF_HUB_OFFLINE is set")
+    endpoint = hub_endpoint()
+    if time.monotonic() < _hub_down_until.get(endpoint, 0.0):
+        raise _unreachable(name, f"{endpoint} did not answer a moment ago")
+    try:
+        status = get_session().head(hf_hub_url(repo_id, filename, endpoint=endpoint),
+                                    timeout=HUB_CHECK_TIMEOUT).status_code
+        why = f"{endpoint} answered HTTP {status}" if status >= 500 else None
+    except Exception as exc:  # no network, no DNS, a closed port, a timeout
+        why = f"{endpoint} did not answer: {type(exc).__name__}"
+    if why:
+        _hub_down_until[endpoint] = time.monotonic() + HUB_DOWN_MEMORY
+        raise _unreachable(name, why)
+    return Path(hf_hub_download(repo_id, filename, endpoint=endpoint))
+
+
 def _fetch(name: str, filename: str) -> Path | None:
     path = Path(resolve_model_path(name, convert_here=False))
     if path.is_dir():
         candidate = path / filename
         return candidate if candidate.exists() else None
-    from huggingface_hub import hf_hub_download
-
     try:
-        return Path(hf_hub_download(str(path), filename))
-    except Exception as exc:  # offline, gated, wrong id, or the file does not exist
+        return _hub_file(name, str(path), filename)
+    except ModelLoadError:
+        raise
+    except Exception as exc:  # gated, wrong id, or the file does not exist
         if filename == "config.json" or "EntryNotFound" not in type(exc).__name__:
             raise ModelLoadError(name, explain_load_error(name, exc)) from None
         return None

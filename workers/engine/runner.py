@@ -181,8 +181,7 @@ def aggregate(runs: list[dict]) -> list[dict]:
 def adapter_overlaps(runs: list[dict]) -> list[dict]:
     """LoRA subspace overlap between the adapters of every two trained methods
     sharing an (N, seed), from the adapter files the runs saved."""
-    from safetensors.torch import load_file
-
+    from .adapters import load_saved_adapter
     from .similarity import lora_subspace_overlap
 
     files: dict[tuple, dict[str, str]] = {}
@@ -193,7 +192,7 @@ def adapter_overlaps(runs: list[dict]) -> list[dict]:
     out = []
     for (n, seed), by_method in sorted(files.items()):
         methods = sorted(by_method)
-        states = {m: load_file(by_method[m]) for m in methods}
+        states = {m: load_saved_adapter(by_method[m]) for m in methods}
         for i, a in enumerate(methods):
             for b in methods[i + 1:]:
                 if not any("lora_B" in k for k in states[a]):
@@ -202,7 +201,7 @@ def adapter_overlaps(runs: list[dict]) -> list[dict]:
                     ov = lora_subspace_overlap(states[a], states[b])
                 except ValueError:
                     continue
-                out.append({"n": n, "seed": seed, "a": a, "b": b, "mean": ov["mean"]})
+                out.append({"n": n, "seed": seed, "a": a, "b": b, "mean": ov["mean"], "random": ov["random"]})
     return out
 
 

@@ -199,10 +199,12 @@ def lora_subspace_overlap(
         the two adapters' ranks for each module.
     For each module, U_i = top-r left singular vectors of lora_B_i ([out, r])
     and overlap = ||U_a^T U_b||_F^2 / r, which is 1 for identical subspaces
-    and 0 for orthogonal ones. Modules whose lora_B is all zeros in either
-    adapter (untrained) have no defined subspace and are listed under
-    "skipped" instead. Returns {"per_module": {key: overlap}, "mean": mean
-    over per_module (nan if empty), "skipped": [keys]}.
+    and 0 for orthogonal ones; two independent random r-dimensional subspaces
+    of R^out give r / out on average (the chance level, "random"). Modules
+    whose lora_B is all zeros in either adapter (untrained) have no defined
+    subspace and are listed under "skipped" instead. Returns {"per_module":
+    {key: overlap}, "mean": mean over per_module (nan if empty), "random":
+    mean over the same modules of r / out (nan if empty), "skipped": [keys]}.
     """
     matrices_a = _lora_b_matrices(adapter_a)
     matrices_b = _lora_b_matrices(adapter_b)
@@ -213,6 +215,7 @@ def lora_subspace_overlap(
         raise ValueError(f"r must be a positive integer, got {r}")
 
     per_module: dict[str, float] = {}
+    chance: list[float] = []
     skipped: list[str] = []
     for key in common:
         b_a, b_b = matrices_a[key], matrices_b[key]
@@ -230,5 +233,7 @@ def lora_subspace_overlap(
         u_a = _top_left_singular_vectors(b_a, rank)
         u_b = _top_left_singular_vectors(b_b, rank)
         per_module[key] = float(torch.linalg.norm(u_a.T @ u_b) ** 2 / rank)
+        chance.append(rank / b_a.shape[0])
     mean = float(np.mean(list(per_module.values()))) if per_module else float("nan")
-    return {"per_module": per_module, "mean": mean, "skipped": skipped}
+    random_level = float(np.mean(chance)) if chance else float("nan")
+    return {"per_module": per_module, "mean": mean, "random": random_level, "skipped": skipped}

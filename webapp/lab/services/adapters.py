@@ -27,6 +27,13 @@ def _resolve(path):
     return full
 
 
+def adapter_root(run):
+    """The path (inside MEDIA_ROOT) of the run's first adapter artifact, whatever the run's
+    state, or None when it stored none; NoAdapter when the path is outside the media folder."""
+    artifact = run.artifacts.filter(kind=ADAPTER_KIND).order_by("id").first()
+    return None if artifact is None else _resolve(artifact.path)
+
+
 def adapter_files(run):
     """[(name in the zip, file path)] of the run's adapter artifacts; NoAdapter when there is none."""
     if run.state != Run.DONE:

@@ -7,7 +7,7 @@ from collections import defaultdict
 
 from workers.engine.stats import SPREAD_CONVENTION, spread
 
-from ..models import METHOD_CHOICES, METHOD_LABELS, EvalResult, Prediction
+from ..models import METHOD_CHOICES, METHOD_LABELS, AdapterOverlap, EvalResult, Prediction
 
 METHOD_ORDER = [m for m, _ in METHOD_CHOICES]
 SPREAD_CAPTION = SPREAD_CONVENTION.split(";")[0]
@@ -56,6 +56,28 @@ def _merge_reliability(lists):
          "accuracy": s[1] / s[2] if s[2] else None, "count": s[2]}
         for (lo, hi), s in sorted(acc.items())
     ]
+
+
+OVERLAP_CAPTION = (
+    "LoRA subspace overlap between the adapters two methods trained on the same N examples with the same "
+    "seed: for each adapted module, ‖U_aᵀ U_b‖²_F / r, where U holds the top-r left singular vectors of "
+    "the module's lora_B matrix, averaged over modules, then over seeds. 1 = identical subspaces, 0 = "
+    "orthogonal; two random r-dimensional subspaces of the module's output space (dimension d) give about r / d.")
+
+
+def adapter_overlap(experiment):
+    """The stored overlaps (services/overlaps.py), one entry per method pair and N: the mean
+    over seeds with each seed's value, and the chance level r / d (one query)."""
+    groups = defaultdict(list)
+    for o in AdapterOverlap.objects.filter(experiment=experiment).order_by("n", "seed", "id"):
+        groups[(o.n, o.method_a, o.method_b)].append(o)
+    out = []
+    for (n, a, b), rows in sorted(groups.items(), key=lambda kv: (kv[0][0], _order(kv[0][1]), _order(kv[0][2]))):
+        chance = [o.random for o in rows if o.random is not None]
+        out.append({"n": n, "a": a, "b": b, "mean": sum(o.mean for o in rows) / len(rows), "seeds": len(rows),
+                    "points": [[o.seed, o.mean] for o in rows],
+                    "random": sum(chance) / len(chance) if chance else None})
+    return out
 
 
 def _order(method):
@@ -137,7 +159,8 @@ def compare(experiment):
     """Summary (mean/std over seeds), ICL baseline, reliability, per-layer similarity and the
     table of every done run's metrics."""
     results = experiment_results(experiment)
-    return {"experiment": experiment.id, **aggregate(results), "table": [result_row(r) for r in results]}
+    return {"experiment": experiment.id, **aggregate(results), "table": [result_row(r) for r in results],
+            "adapter_overlap": adapter_overlap(experiment), "overlap_caption": OVERLAP_CAPTION}
 
 
 def per_example(experiment, eval_task, n, seed):

@@ -40,9 +40,9 @@ from django.db import close_old_connections, connection, transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from ..models import Artifact, EvalResult, MetricPoint, Run, RunEvent
+from ..models import AdapterOverlap, Artifact, EvalResult, MetricPoint, Run, RunEvent
 from .events import ProgressRecorder, bump_results_version, publish_on_commit
-from . import provenance, snapshots
+from . import overlaps, provenance, snapshots
 from .results import store_results
 
 log = logging.getLogger("webapp.lab")
@@ -235,9 +235,11 @@ def retry_run(run, send):
 
 
 def discard_partial(run):
-    """Rows a dead attempt may have left (loss points, results, provenance): the new attempt rewrites them."""
+    """Rows a dead attempt may have left (loss points, results, provenance, adapter overlaps):
+    the new attempt rewrites them."""
     Run.objects.filter(pk=run.pk).update(provenance={})
     MetricPoint.objects.filter(run=run).delete()
+    AdapterOverlap.objects.filter(Q(run_a=run) | Q(run_b=run)).delete()
     EvalResult.objects.filter(run=run).delete()
     Artifact.objects.filter(run=run).delete()
 
@@ -339,7 +341,12 @@ def run_job(run_id, redelivered=False):
                                           should_cancel=recorder.should_cancel, cache_dir=str(cache_dir)) or [])
         recorder.close()
         store_results(run, results, provenance=provenance.for_run(config, run.engine_key(), results))
+        # the LoRA subspace overlap with the adapters of the done runs at this N and seed:
+        # stored before "done" so that the page's refresh sees it, and once more after, for
+        # a partner that finished at the same moment (a failure is logged, never fails the run)
+        tried = overlaps.store_safely(run)
         set_state(run, Run.DONE, message="done")
+        overlaps.store_safely(run, tried)
         return Run.DONE
     except Exception as exc:  # noqa: BLE001 - every failure is reported on the run
         try:

@@ -6,7 +6,7 @@ from django.db import migrations, models
 class Migration(migrations.Migration):
 
     dependencies = [
-        ('lab', '0010_experiment_warnings'),
+        ('lab', '0011_adapter_overlap'),
     ]
 
     operations = [
