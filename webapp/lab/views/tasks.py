@@ -150,10 +150,14 @@ def task_preview_json(request, pk):
     unsaved `template`, and with `model` the readability of the task for that model;
     400 with the field and the fix for bad parameters."""
     task = get_task(request, pk)
-    try:
-        index, k = int(request.GET.get("index", "1")) - 1, int(request.GET.get("k", "0"))
-    except ValueError:
-        return JsonResponse({"field": "index", "error": "index and k must be whole numbers"}, status=400)
+    numbers = {}
+    for name, default in (("index", "1"), ("k", "0")):
+        try:
+            numbers[name] = int(request.GET.get(name, default))
+        except ValueError:
+            return JsonResponse({"field": name, "error": f"{name} must be a whole number, e.g. {name}={default}"},
+                                status=400)
+    index, k = numbers["index"] - 1, numbers["k"]
     try:
         body = preview(task, index, k, request.GET.get("template"))
     except PreviewError as exc:
