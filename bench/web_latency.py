@@ -1,14 +1,21 @@
-"""Web page latency: seed 1,000 finished runs (10 experiments x 100 runs, each with
-results, per-layer similarity, 40 predictions, loss points and events) into a
-dedicated Postgres database (`labbench_bench`, created and dropped here), then, in one
-run, start the app in each serving mode and measure p50/p95 latency of the main pages
-with 20 concurrent signed-in clients on loopback (and with one client):
+"""Web page latency at the scale of one team's data: seed 1,000 finished runs (10
+experiments x 100 runs, each with results, per-layer similarity, 40 predictions, loss points
+and events), a task of 100,000 examples (bulk-copied) and one more experiment of queued
+embedded-model runs into a dedicated Postgres database (`labbench_bench`, created and dropped
+here), then, in one run, start the app in each serving mode and measure p50/p95 latency of
+the main pages (the big task's paginated page, a middle and the last page of its examples,
+a search in them) with 20 concurrent signed-in clients on loopback (and with one client):
 
 - `embedded`: `python -m webapp.serve` without REDIS_URL: one daphne process (what
   `make run` starts; the in-memory channel layer needs a single process);
 - `redis`: the same command with REDIS_URL: uvicorn with WEB_CONCURRENCY worker
-  processes (`--processes`, default the app's default), Redis cache and channel layer.
+  processes (`--processes`, default the app's default), Redis cache and channel layer, and a
+  real Celery worker (`celery -A webapp.celery_app worker -Q cpu`) executing the queued
+  embedded-model experiment during the whole measurement (its progress events go through
+  channels_redis to the same Redis); the summary says for which share of the measurement a
+  run of it was running.
 
+Target (issue 10): p95 < 300 ms for every page; the stricter 150 ms line is reported too.
 Prints a JSON summary and rewrites the `## Web page latency` section of BENCHMARKS.md
 with the figures of this run, the mode, the processes and the machine load.
 
@@ -24,8 +31,11 @@ import os
 import platform
 import random
 import subprocess
+import sys
+import tempfile
 import threading
 import time
+from pathlib import Path
 
 from bench.webcommon import ROOT, Server, login, percentile, pg_url, recreate_database, setup_django, \
     update_benchmarks_md
@@ -38,7 +48,11 @@ SEEDS = 5
 LAYERS = 4
 PREDICTIONS = 40
 POINTS = 30
-TARGET_MS = 150
+TARGET_MS = 300  # issue 10: p95 < 300 ms for every page on these 2 cores
+STRICT_MS = 150  # the earlier, stricter line
+BIG_TASK_EXAMPLES = 100_000
+EXAMPLES_PER_PAGE = 100  # webapp/lab/views/tasks.py EXAMPLES_PER_PAGE
+NEEDLE_EVERY = 1000  # one big-task example in this many contains the searched word
 
 
 def seed():
@@ -93,6 +107,122 @@ def seed():
             for k in ("state", "progress", "progress", "progress", "state"))
         experiments.append(exp)
     return experiments
+
+
+def seed_big_task(user):
+    """A task of BIG_TASK_EXAMPLES examples (nine in ten in the pool), written with one COPY."""
+    from django.db import connection
+
+    from webapp.lab.models import Example, Task
+
+    task = Task.objects.create(owner=user, name="big-task", labels=["yes", "no"])
+    table = Example._meta.db_table
+    with connection.cursor() as cursor:
+        with cursor.cursor.copy(f'COPY "{table}" (task_id, position, split, input, output) FROM STDIN') as copy:
+            for i in range(BIG_TASK_EXAMPLES):
+                word = "needle" if i % NEEDLE_EVERY == 7 else "hay"
+                copy.write_row((task.pk, i, "eval" if i % 10 == 0 else "pool",
+                                f"example {i} of the big task, a line of {word} text", "yes" if i % 2 else "no"))
+        cursor.execute(f'VACUUM ANALYZE "{table}"')
+    return task
+
+
+def seed_running_experiment(user):
+    """An experiment of queued embedded-model runs (SFT and IA2 variants, N up to 64, five
+    seeds: far more work than one measurement lasts), for the Celery worker of Redis mode to
+    execute while the pages are measured; the web server's own executor is "manual"."""
+    from webapp.lab.models import Example, Task
+    from webapp.lab.services.config import build_config
+    from webapp.lab.services.launch import launch
+    from workers.engine.plan import plan_runs
+    from workers.engine.tasks import get_task
+
+    pack = get_task("animal-or-fruit")
+    task = Task.objects.create(owner=user, name="running-task", labels=list(pack.labels),
+                               input_template=pack.input_template)
+    Example.objects.bulk_create(
+        [Example(task=task, position=i, input=e.input, output=e.output) for i, e in enumerate(pack.examples)]
+        + [Example(task=task, position=len(pack.examples) + i, split="eval", input=e.input, output=e.output)
+           for i, e in enumerate(pack.eval_examples)])
+    settings = dict(model_name="embedded", train_task=task, eval_tasks=[task], methods=["sft", "ia2", "ia2-sft"],
+                    n_values=[16, 32, 64], seeds=5, icl_demos=None, eval_size=200, adapter_type="lora", lora_r=8,
+                    lora_alpha=8, target_modules=["q_proj", "k_proj", "o_proj"])
+    config = build_config(**{k: v for k, v in settings.items() if k != "eval_tasks"}, eval_tasks=[])
+    return launch(user, {**settings, "name": "running"}, config, plan_runs(config))
+
+
+class BenchWorker:
+    """A real Celery worker of Redis mode (`-Q cpu`, one process, torch on one thread)
+    executing the running experiment's runs while the pages are measured."""
+
+    def __init__(self, database_url, log_path, media_root):
+        env = {k: v for k, v in os.environ.items() if k not in ("LAB_EXECUTOR",)}
+        env.update(DATABASE_URL=database_url, REDIS_URL=REDIS_URL, DJANGO_SETTINGS_MODULE="webapp.settings",
+                   PYTHONPATH=str(ROOT), SECRET_KEY=env.get("SECRET_KEY", "bench-secret-key"),
+                   MEDIA_ROOT=str(media_root), OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", LOG_LEVEL="WARNING")
+        self.log = open(log_path, "wb")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "webapp.celery_app", "worker", "-Q", "cpu", "--concurrency", "1",
+             "-P", "solo", "-l", "warning", "--without-gossip", "--without-mingle", "--without-heartbeat"],
+            cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT)
+
+    def send(self, run_ids):
+        """Queue the runs on the worker's broker (by task name, as the app's dispatcher does)."""
+        from webapp.celery_app import EXECUTE_RUN, app
+
+        app.conf.broker_url = REDIS_URL
+        app._pool = None
+        app.amqp._producer_pool = None
+        for run_id in run_ids:
+            app.send_task(EXECUTE_RUN, args=[run_id], queue="cpu")
+
+    def stop(self):
+        self.proc.kill()  # the database is dropped afterwards; a warm shutdown would finish the run first
+        self.proc.wait(30)
+        self.log.close()
+
+
+class RunningMonitor:
+    """Samples, every half second while the pages are measured, how many runs of the
+    experiment are running."""
+
+    def __init__(self, experiment_id):
+        self.experiment_id, self.samples = experiment_id, []
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._loop, daemon=True)
+
+    def _loop(self):
+        from django.db import connection
+
+        from webapp.lab.models import Run
+
+        while not self._stop.is_set():
+            self.samples.append(Run.objects.filter(experiment_id=self.experiment_id, state=Run.RUNNING).count())
+            self._stop.wait(0.5)
+        connection.close()
+
+    def __enter__(self):
+        self._thread.start()
+        return self
+
+    def __exit__(self, *exc):
+        self._stop.set()
+        self._thread.join(10)
+
+    def summary(self):
+        running = sum(1 for c in self.samples if c > 0)
+        return {"samples": len(self.samples), "share_running": round(running / max(len(self.samples), 1), 3)}
+
+
+def wait_until_running(experiment_id, timeout=180):
+    from webapp.lab.models import Run
+
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if Run.objects.filter(experiment_id=experiment_id, state=Run.RUNNING).exists():
+            return
+        time.sleep(0.5)
+    raise RuntimeError(f"no run of the experiment started within {timeout} s (see var/bench-web-worker.log)")
 
 
 def _client_threads(base, cookie, urls, ids, per_client, start_at, keepalive):
@@ -204,8 +334,10 @@ def _stats(samples):
                    "max_ms": round(max(v), 1)} for name, v in samples.items() if v}
 
 
-def measure(mode, url, urls, clients, per_client, processes, client_processes=4, keepalive=True):
-    """Start the app in `mode`, warm it up, measure one client then `clients` clients."""
+def measure(mode, url, urls, clients, per_client, processes, client_processes=4, keepalive=True, running=None):
+    """Start the app in `mode`, warm it up, measure one client then `clients` clients. In
+    Redis mode a Celery worker executes the `running` experiment meanwhile."""
+    worker, monitor = None, None
     if mode == "redis":
         import redis
 
@@ -214,20 +346,29 @@ def measure(mode, url, urls, clients, per_client, processes, client_processes=4,
                         extra_env={"WEB_CONCURRENCY": processes} if processes else None)
     else:
         server = Server(url, log_path=ROOT / "var" / "bench-web-server-embedded.log")
+    media = tempfile.TemporaryDirectory(prefix="bench-web-media-")
     try:
         pids = server.processes()
+        if mode == "redis" and running is not None:
+            worker = BenchWorker(url, ROOT / "var" / "bench-web-worker.log", Path(media.name))
+            worker.send(running.runs.order_by("id").values_list("id", flat=True))
+            wait_until_running(running.pk)
         cookie = login(server.base, "bench", "bench-pw")
         load(server.base, cookie, urls, 4, 3 * len(urls), keepalive=keepalive)  # warm-up: every page, process
         single, single_errors, _, _ = load(server.base, cookie, urls, 1, 5 * len(urls), keepalive=keepalive)
         load_before = os.getloadavg()
-        busy = _other_load(ours=set(pids))
+        busy = _other_load(ours=set(pids) | ({worker.proc.pid} if worker else set()))
         cpu0 = _cpu_seconds(pids)
-        samples, errors, wall, client_cpu = load(server.base, cookie, urls, clients, per_client, client_processes,
-                                                 keepalive)
+        with RunningMonitor(running.pk if worker else 0) as monitor:
+            samples, errors, wall, client_cpu = load(server.base, cookie, urls, clients, per_client,
+                                                     client_processes, keepalive)
         cpu = _cpu_seconds(pids) - cpu0
         load_after = os.getloadavg()
     finally:
+        if worker is not None:
+            worker.stop()
         server.stop()
+        media.cleanup()
     total = sum(len(v) for v in samples.values())
     return {
         "mode": mode, "processes": len(pids) if mode == "embedded" else len(pids) - 1,
@@ -239,6 +380,7 @@ def measure(mode, url, urls, clients, per_client, processes, client_processes=4,
         "client_processes": client_processes, "keepalive": keepalive,
         "loadavg_before": [round(x, 2) for x in load_before], "loadavg_after": [round(x, 2) for x in load_after],
         "other_busy_processes": busy, "pages": _stats(samples), "single_client": _stats(single),
+        "experiment_running": monitor.summary() if worker else None,
     }
 
 
@@ -262,11 +404,15 @@ def main(argv=None):
         setup_django(url)
         t0 = time.time()
         experiments = seed()
+        user = experiments[0].owner
+        big = seed_big_task(user)
+        running = seed_running_experiment(user)
         seed_s = time.time() - t0
         from django.db import connection
 
         connection.close()
         exp = experiments[0]
+        last_page = -(-big.examples.count() // EXAMPLES_PER_PAGE)
         urls = {
             "task list": "/tasks/",
             "experiment list": "/experiments/",
@@ -274,10 +420,17 @@ def main(argv=None):
             "results.json": f"/experiments/{exp.pk}/results.json",
             "history.json": f"/experiments/{exp.pk}/history.json",
             "per-example json": f"/experiments/{exp.pk}/examples.json?eval_task={exp.train_task.name}&n=4&seed=0",
+            "task page, 100,000 examples": f"/tasks/{big.pk}/",
+            "its examples, middle page": f"/tasks/{big.pk}/?page={last_page // 2}",
+            "its examples, last page": f"/tasks/{big.pk}/?page={last_page}",
+            "its examples, search": f"/tasks/{big.pk}/?q=needle",
+            "running experiment page": f"/experiments/{running.pk}/",
+            "running history.json": f"/experiments/{running.pk}/history.json",
         }
+        connection.close()
         for mode in modes:
             results.append(measure(mode, url, urls, args.clients, args.requests_per_client, args.processes,
-                                   args.client_processes, not args.no_keepalive))
+                                   args.client_processes, not args.no_keepalive, running=running))
     finally:
         if not args.keep_db:
             from django.db import connections
@@ -287,8 +440,10 @@ def main(argv=None):
 
     for r in results:
         r["all_under_target"] = all(p["p95_ms"] < TARGET_MS for p in r["pages"].values())
-    summary = {"benchmark": "web_latency", "runs_seeded": 1000, "seed_seconds": round(seed_s, 1),
-               "target_p95_ms": TARGET_MS, "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
+        r["all_under_strict"] = all(p["p95_ms"] < STRICT_MS for p in r["pages"].values())
+    summary = {"benchmark": "web_latency", "runs_seeded": 1000, "big_task_examples": BIG_TASK_EXAMPLES,
+               "seed_seconds": round(seed_s, 1), "target_p95_ms": TARGET_MS, "strict_p95_ms": STRICT_MS,
+               "machine": f"{platform.machine()}, {os.cpu_count()} CPUs",
                "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()), "modes": results}
     print(json.dumps(summary, indent=1))
     if not args.no_write:
@@ -316,6 +471,10 @@ def _markdown(summary, urls, args):
     lines = []
     for r in res:
         verdict = "**all pages under the target**" if r["all_under_target"] else "**target missed**"
+        verdict += f" (under {STRICT_MS} ms: {'all pages' if r['all_under_strict'] else 'not all pages'})"
+        if r.get("experiment_running"):
+            verdict += (f"; the experiment was running (a Celery worker executing its runs) in "
+                        f"{r['experiment_running']['share_running']:.0%} of the samples taken every 0.5 s")
         worst = max(p["p95_ms"] for p in r["pages"].values())
         busy = "; other busy processes (ps %CPU): " + ", ".join(r["other_busy_processes"]) \
             if r["other_busy_processes"] else "; no other busy process"
@@ -335,13 +494,19 @@ def _markdown(summary, urls, args):
     return f"""
 `python -m bench.web_latency` ({summary['date']}, {summary['machine']}; the load generator runs on the
 same machine). Postgres database `{DB_NAME}` seeded with 1,000 done runs (10 experiments x 100 runs; each
-run has its metrics, {LAYERS} similarity layers, {PREDICTIONS} predictions, {POINTS} loss points and 5 events).
+run has its metrics, {LAYERS} similarity layers, {PREDICTIONS} predictions, {POINTS} loss points and 5 events),
+a task of {BIG_TASK_EXAMPLES:,} examples (its page shows {EXAMPLES_PER_PAGE} per page; the search matches one
+example in {NEEDLE_EVERY:,}) and an experiment of 45 queued embedded-model runs. In Redis mode a real Celery
+worker (`-Q cpu`, one process, torch on one thread) executes that experiment during the whole measurement, so
+its progress events are written and broadcast while the pages are measured; in embedded mode (executor
+"manual") it stays queued.
 Each mode was measured in this one run against the same database, after a warm-up: one client alone,
 then {args.clients} concurrent signed-in clients in a closed loop ({args.requests_per_client} requests each, every page
 in turn), run as threads of {res[0]['client_processes']} load-generator processes (so that one Python process's GIL
 does not limit the load) on {"keep-alive" if res[0]["keepalive"] else "new"} loopback HTTP connections. The load
-generator shares the 2 CPUs with the app and Postgres. The experiment measured has 100 runs.
-Target: p95 < {TARGET_MS} ms.
+generator shares the 2 CPUs with the app and Postgres (and, in Redis mode, the worker). The finished
+experiment measured has 100 runs. Target (issue 10): p95 < {TARGET_MS} ms for every page; the earlier
+stricter line of {STRICT_MS} ms is reported too.
 
 - embedded: `python -m webapp.serve` without `REDIS_URL` (what `make run` starts): one daphne process,
   in-memory channel layer, local-memory cache.

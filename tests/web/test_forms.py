@@ -100,6 +100,8 @@ ENGINE_CASES = [
     ({"adapter.type": "prefix"}, "adapter.type", "adapter_type"),
     ({"adapter.r": 0}, "adapter.r", "lora_r"),
     ({"adapter.alpha": 0}, "adapter.alpha", "lora_alpha"),
+    ({"methods": ["sft"], "adapter.target_modules": ["q_proj", "c_attn"]}, "adapter.target_modules",
+     "target_modules"),
 ]
 
 

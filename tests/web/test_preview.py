@@ -33,7 +33,8 @@ def test_preview_json_is_the_engine_format(client_in, user):
 @pytest.mark.parametrize("params,field,needle", [
     ({"index": 0, "k": 1}, "index", "between 1 and 3"),
     ({"index": 4, "k": 1}, "index", "between 1 and 3"),
-    ({"index": "x", "k": 1}, "index", "whole numbers"),
+    ({"index": "x", "k": 1}, "index", "whole number"),
+    ({"index": 1, "k": "x"}, "k", "whole number"),
     ({"index": 1, "k": -1}, "k", "negative"),
     ({"index": 1, "k": 1, "template": "no placeholder"}, "template", "{x}"),
 ])

@@ -51,3 +51,31 @@ def test_experiment_list_defers_the_stored_config(client_in, user):
     assert page.status_code == 200 and Experiment.objects.count() == 1
     selects = [q["sql"] for q in ctx.captured_queries if 'FROM "lab_experiment"' in q["sql"]]
     assert selects and not any('"lab_experiment"."config"' in sql for sql in selects)
+
+
+def test_task_page_queries_do_not_grow_with_its_rows(client_in, user):
+    """One page of 100 rows costs a fixed number of queries (each row's task was once a
+    deferred load: 100 extra queries); the counts come from one aggregate."""
+    task = make_task(user, n=0)
+    Example.objects.bulk_create(Example(task=task, position=i, input=f"row {i}", output="positive")
+                                for i in range(250))
+    for url in (f"/tasks/{task.pk}/", f"/tasks/{task.pk}/?page=3", f"/tasks/{task.pk}/?q=row+1"):
+        with CaptureQueriesContext(connection) as ctx:
+            assert client_in.get(url).status_code == 200
+        assert len(ctx.captured_queries) <= 10, (url, [q["sql"][:120] for q in ctx.captured_queries])
+
+
+def test_the_example_search_and_order_have_their_indexes():
+    """Migration 0011: the page's order (task, position, id) and, on Postgres, trigram indexes
+    that the case-insensitive search uses (its plan names them)."""
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT indexname FROM pg_indexes WHERE tablename = 'lab_example'")
+        names = {row[0] for row in cursor.fetchall()}
+        assert {"lab_example_task_order", "lab_example_input_trgm", "lab_example_output_trgm"} <= names
+        cursor.execute("SET enable_seqscan = off")
+        query = Example.objects.filter(input__icontains="needle").only("id").query
+        sql, params = query.sql_with_params()
+        cursor.execute("EXPLAIN " + sql, params)
+        plan = "\n".join(row[0] for row in cursor.fetchall())
+        cursor.execute("SET enable_seqscan = on")
+    assert "lab_example_input_trgm" in plan, plan

@@ -10,6 +10,7 @@ from . import defaults
 from .models import METHOD_CHOICES, Task
 from .services import quotas
 from .services.config import build_config
+from .services.model_errors import public_model_error
 
 log = logging.getLogger("webapp.lab")
 
@@ -29,6 +30,7 @@ ENGINE_FIELD_MAP = {
     "adapter.type": "adapter_type",
     "adapter.r": "lora_r",
     "adapter.alpha": "lora_alpha",
+    "adapter.target_modules": "target_modules",
 }
 
 
@@ -212,6 +214,8 @@ class ExperimentForm(forms.Form):
             problems = [("", f"The engine could not check this configuration: {type(exc).__name__}: {exc}")]
         for engine_field, message in problems:
             field = map_engine_field(engine_field)
+            if field == "model_name":
+                message = public_model_error(data["model_name"], message)
             if field is None:
                 self.add_error(None, f"{engine_field}: {message}" if engine_field else str(message))
             else:

@@ -5,6 +5,21 @@ from django import forms
 from django.contrib.auth.forms import UserCreationForm
 
 from .models import Example, Task
+from .services.importers import MAX_CELL_CHARS  # an example's longest text, the same for imports and forms
+
+MAX_LABEL_CHARS = 200
+MAX_LABELS = 500
+
+
+def describe_errors(form):
+    """A form's errors as one sentence that names each field by its label, for views that
+    answer with a message instead of re-rendering the form."""
+    parts = []
+    for name, errors in form.errors.items():
+        field = form.fields.get(name)
+        label = (field.label if field is not None and field.label else name.replace("_", " ")).lower()
+        parts.append(f"{label}: {' '.join(errors)}" if name != "__all__" else " ".join(errors))
+    return "; ".join(parts)
 
 
 def split_labels(text):
@@ -104,8 +119,33 @@ class TaskForm(forms.ModelForm):
                 self.add_error("labels_text", "Enter at least two labels.")
             elif len(set(labels)) != len(labels):
                 self.add_error("labels_text", "Each label must appear once.")
+            elif len(labels) > MAX_LABELS:
+                self.add_error("labels_text", f"Enter at most {MAX_LABELS} labels (this has {len(labels)}).")
+            elif any(len(label) > MAX_LABEL_CHARS for label in labels):
+                long = next(label for label in labels if len(label) > MAX_LABEL_CHARS)
+                self.add_error("labels_text", f'Each label must be at most {MAX_LABEL_CHARS} characters; '
+                                              f'shorten "{long[:40]}…" ({len(long)} characters).')
+            elif self.instance.pk:
+                self._check_examples_fit(labels)
         data["labels"] = labels if data.get("kind") == Task.CLASSIFICATION else []
         return data
+
+    def _check_examples_fit(self, labels):
+        """Editing a classification task (its labels, or its kind from generation) must keep
+        every existing example's output in the label set: refused with the examples named by
+        their row number on the task page."""
+        allowed = set(labels)
+        outputs = self.instance.examples.order_by("position", "id").values_list("output", flat=True).iterator()
+        misfits = [(row, out) for row, out in enumerate(outputs, start=1) if out.strip() not in allowed]
+        if not misfits:
+            return
+        shown = ", ".join(f'#{row} "{out.strip()[:40]}"' for row, out in misfits[:5])
+        more = f" and {len(misfits) - 5:,} more" if len(misfits) > 5 else ""
+        missing = sorted({out.strip() for _, out in misfits})
+        labels_needed = ", ".join(f'"{m[:40]}"' for m in missing[:5]) + (" ..." if len(missing) > 5 else "")
+        self.add_error("labels_text", f"{len(misfits):,} example(s) of this task have an output outside this label "
+                                      f"set: {shown}{more}. Add the label(s) {labels_needed}, or edit or delete "
+                                      "those examples first.")
 
     def save(self, commit=True):
         self.instance.labels = self.cleaned_data["labels"]
@@ -117,6 +157,9 @@ class TaskForm(forms.ModelForm):
 
 
 class ExampleForm(forms.ModelForm):
+    input = forms.CharField(max_length=MAX_CELL_CHARS, widget=forms.Textarea(attrs={"rows": 2}))
+    output = forms.CharField(max_length=MAX_CELL_CHARS, widget=forms.TextInput())
+
     class Meta:
         model = Example
         fields = ["input", "output", "split"]

@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from webapp.lab.forms import describe_errors
 from webapp.lab.services import provenance
 from webapp.lab.views import api
 from webapp.lab.views.experiments import adapter_response, cancel_run, run_rows_html
@@ -156,7 +157,8 @@ def share_create(request, pk):
     exp = permissions.get_experiment_or_404(request.user, pk, "share")
     form = ShareLinkForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Share link not created: the expiry must be a number of days from 1 to 3650.")
+        messages.error(request, f"Share link not created: {describe_errors(form)}. The expiry is a number of days "
+                                "from 1 to 3650 (empty: until revoked); the label at most 120 characters.")
         return redirect("experiment-detail", pk=exp.pk)
     link, token = services.create_share_link(request.user, exp, form.cleaned_data["label"] or "",
                                              form.cleaned_data["expires_in_days"])

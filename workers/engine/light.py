@@ -103,7 +103,17 @@ def _fetch(name: str, filename: str) -> Path | None:
 
 
 def load_light(name: str):
-    """(tokenizer, config) without importing torch where the model allows it."""
+    """(tokenizer, config) without importing torch where the model allows it. Files that
+    exist but cannot be read or parsed raise ModelLoadError too (never an OSError naming
+    the file)."""
+    try:
+        return _load_light(name)
+    except (OSError, ValueError, TypeError) as exc:
+        raise ModelLoadError(name, f"its files could not be read ({type(exc).__name__}); it needs a readable "
+                                   "config.json, weights and tokenizer files") from None
+
+
+def _load_light(name: str):
     config_path = _fetch(name, "config.json")
     if config_path is None:
         raise ModelLoadError(name, "no config.json found; is this a Hugging Face model directory?")
@@ -124,3 +134,22 @@ def load_light(name: str):
             unk_token = unk_token.get("content")
         unk = core.token_to_id(unk_token) if unk_token else None
     return LightTokenizer(core, unk), config
+
+
+# The linear layers (the last part of their module names) of the architectures whose layout
+# is fixed by their `model_type`: what `adapters.linear_module_names` finds in the loaded
+# model, known here without loading it (tests/engine/test_light_modules.py checks the
+# embedded model against the loaded one). Other architectures: None (checked when loaded).
+_LLAMA_LINEAR = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj", "lm_head")
+LINEAR_MODULES = {
+    "llama": _LLAMA_LINEAR, "mistral": _LLAMA_LINEAR, "qwen2": _LLAMA_LINEAR, "qwen3": _LLAMA_LINEAR,
+    "gemma": _LLAMA_LINEAR, "gemma2": _LLAMA_LINEAR,
+    "gpt2": ("c_attn", "c_proj", "c_fc", "lm_head"),
+}
+
+
+def linear_module_names(config) -> list[str] | None:
+    """The names adapter target_modules may use for a model of this config, or None when its
+    architecture is not one whose layout is known without loading the weights."""
+    names = LINEAR_MODULES.get(getattr(config, "model_type", None))
+    return list(names) if names else None

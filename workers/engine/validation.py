@@ -5,9 +5,9 @@ ambiguously, a model that cannot be loaded, ICL prompts longer than the context.
 `check_config` returns (field, message) pairs for forms; `require_valid` raises
 the first problem as a ConfigError for the CLI and the runner.
 """
-from .config import ExperimentConfig, parse_config
+from .config import METHOD_STAGES, ExperimentConfig, parse_config
 from .errors import ConfigError, EngineError
-from .light import load_light
+from .light import linear_module_names, load_light
 from .models import context_length
 from .sampling import dev_size, draw_split, eval_set, training_pool
 from .tasks import Task, get_task, icl_prompt
@@ -54,6 +54,22 @@ def context_problem(task: Task, eval_task: Task, n: int, k, eval_size: int, toke
     return None
 
 
+def target_modules_problem(cfg: ExperimentConfig, model_config) -> str | None:
+    """Adapter target modules that the model does not have (known from its config's
+    model_type, without loading it), when a method trains an adapter; None otherwise."""
+    if not any(METHOD_STAGES.get(m) for m in cfg.methods) or not cfg.adapter.target_modules:
+        return None
+    available = linear_module_names(model_config)
+    if available is None:
+        return None  # an architecture whose layout is only known once loaded (adapters.attach_adapter)
+    missing = [m for m in cfg.adapter.target_modules if m not in available]
+    if not missing:
+        return None
+    kind = getattr(model_config, "model_type", "?")
+    return (f"{', '.join(missing)} {'is not a module' if len(missing) == 1 else 'are not modules'} of this model "
+            f"({kind}); its linear layers are {', '.join(available)}: list some of those, separated by commas")
+
+
 def check_config(config, loaded=None) -> list[tuple[str, str]]:
     """Every problem found, as (field, message); empty when the config can run.
 
@@ -68,13 +84,21 @@ def check_config(config, loaded=None) -> list[tuple[str, str]]:
         task = get_task(cfg.task)
     except ConfigError as exc:
         return [(exc.field, exc.message)]
-    eval_tasks = [task]
+    eval_tasks, eval_fields = [task], ["task"]
     for i, spec in enumerate(cfg.eval_tasks):
         try:
             eval_tasks.append(get_task(spec))
+            eval_fields.append(f"eval_tasks[{i}]")
         except ConfigError as exc:
             problems.append((f"eval_tasks[{i}]" if exc.field == "task" else exc.field.replace("task", f"eval_tasks[{i}]", 1),
                              exc.message))
+    empty = set()
+    for t, fld in zip(eval_tasks, eval_fields):
+        if not eval_set(t, cfg.eval_size) and id(t) not in empty:
+            empty.add(id(t))
+            problems.append((fld, f"task '{t.name}' has {len(t.examples)} example(s), so its evaluation set is "
+                                  "empty (half of the pool, up to eval_size, is held out for evaluation): give it "
+                                  "at least 2 examples, or examples in its eval split"))
     for n in cfg.n:
         try:
             draw_split(task, n, cfg.seeds[0], cfg.eval_size)
@@ -88,11 +112,16 @@ def check_config(config, loaded=None) -> list[tuple[str, str]]:
     for t in eval_tasks:
         fld = "task.labels" if t is task else "eval_tasks"
         problems += [(fld, f"task '{t.name}': {m}") for m in label_problems(t, tokenizer)]
+    problem = target_modules_problem(cfg, model_config)
+    if problem:
+        problems.append(("adapter.target_modules", problem))
     limit = context_length(model_config, tokenizer)
     for n in cfg.n:
         if n + dev_size(n) > len(training_pool(task, cfg.eval_size)):
             continue
         for et in eval_tasks:
+            if id(et) in empty:
+                continue
             msg = context_problem(task, et, n, cfg.icl_demos, cfg.eval_size, tokenizer, limit)
             if msg:
                 problems.append(("n", msg))

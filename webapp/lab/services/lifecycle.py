@@ -30,8 +30,8 @@ import logging
 import os
 import socket
 import threading
+import re
 import time
-import traceback
 from datetime import timedelta
 from pathlib import Path
 
@@ -321,6 +321,25 @@ def _is_cancelled(exc):
     return isinstance(exc, Cancelled)
 
 
+_SERVER_PATH = re.compile(r"(?<![\w.~])/(?:[^/\s'\"]+/)+")
+
+
+def failure_message(run, exc):
+    """What the run's page shows of a failure: the engine's own message for a problem the user
+    can act on (a ConfigError names the field and the fix); otherwise the exception's type and
+    message with server folders cut from any path. Never the traceback."""
+    from workers.engine.errors import EngineError, ModelLoadError
+
+    from .model_errors import public_model_error
+
+    if isinstance(exc, ModelLoadError):
+        return public_model_error(run.experiment.model_name, exc)
+    if isinstance(exc, EngineError):
+        return str(exc)
+    text = _SERVER_PATH.sub(".../", str(exc))
+    return f"{type(exc).__name__}: {text} (the details are in the worker's log)"
+
+
 def run_job(run_id, redelivered=False):
     """Execute one run end to end; returns its final state (or the state that made it skip
     the run). `redelivered`: the broker says this message was delivered before."""
@@ -356,10 +375,9 @@ def run_job(run_id, redelivered=False):
         if _is_cancelled(exc):
             set_state(run, Run.CANCELLED, message="cancelled by the user")
             return Run.CANCELLED
-        log.exception("run %s failed", run.id)
-        tail = "".join(traceback.format_exception(exc)[-3:])
-        set_state(run, Run.FAILED, message=f"{type(exc).__name__}: {exc}"[:500],
-                  error=f"{type(exc).__name__}: {exc}\n\n{tail}")
+        log.exception("run %s failed", run.id)  # the traceback: the worker's log, only there
+        shown = failure_message(run, exc)
+        set_state(run, Run.FAILED, message=shown[:500], error=shown)
         return Run.FAILED
     finally:
         heartbeat.stop()

@@ -19,12 +19,14 @@ def task_readability(model_name: str, task) -> dict:
     `unreadable` (the unknown share is above the threshold) and `warning` (the sentence
     to show); {"model", "task", "error"} when the model's tokenizer cannot be loaded."""
     from workers.engine.errors import EngineError
+
+    from .model_errors import public_model_error
     from workers.engine.readability import model_readability
 
     try:
         r = model_readability(model_name, task.to_engine_task(), threshold())
     except EngineError as exc:
-        return {"model": model_name, "task": task.name, "error": str(exc)}
+        return {"model": model_name, "task": task.name, "error": public_model_error(model_name, exc)}
     d = r.to_dict()
     d.update(model=model_name, task=task.name, unreadable=r.unknown_share > r.threshold,
              unknown_percent=round(100 * r.unknown_share, 1))

@@ -8,7 +8,7 @@ ETag: a repeated request costs the session, user and experiment lookups and noth
 import hashlib
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpResponse, HttpResponseBadRequest, HttpResponseNotModified, JsonResponse
+from django.http import HttpResponse, HttpResponseNotModified, JsonResponse
 
 from ..models import Run
 from ..services import cache
@@ -67,11 +67,19 @@ def results_response(request, exp):
 
 
 def examples_response(request, exp):
-    try:
-        n, seed = int(request.GET["n"]), int(request.GET.get("seed", 0))
-        task = request.GET["eval_task"]
-    except (KeyError, ValueError):
-        return HttpResponseBadRequest("give eval_task, n and seed")
+    task = request.GET.get("eval_task")
+    if not task or "n" not in request.GET:
+        return JsonResponse({"field": "eval_task" if not task else "n",
+                             "error": "give eval_task, n and seed (e.g. ?eval_task=sentiment&n=4&seed=0), as "
+                                      "listed in results.json"}, status=400)
+    numbers = {}
+    for name, default in (("n", None), ("seed", "0")):
+        try:
+            numbers[name] = int(request.GET.get(name, default))
+        except ValueError:
+            return JsonResponse({"field": name, "error": f"{name} must be a whole number listed in results.json"},
+                                status=400)
+    n, seed = numbers["n"], numbers["seed"]
     task_hash = hashlib.sha1(task.encode()).hexdigest()[:16]
 
     def compute():
@@ -85,5 +93,5 @@ def examples_response(request, exp):
     try:
         return _json(request, exp.cache_key("examples", task_hash, n, seed), compute)
     except LookupError:
-        return JsonResponse({"error": f"this experiment has no result for eval_task={task[:120]!r}, n={n}, "
+        return JsonResponse({"field": "eval_task,n,seed", "error": f"this experiment has no result for eval_task={task[:120]!r}, n={n}, "
                                       f"seed={seed}; choose one listed in results.json"}, status=404)

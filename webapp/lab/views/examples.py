@@ -4,7 +4,7 @@ from django.contrib.auth.decorators import login_required
 from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
-from ..forms import ExampleForm, HubImportForm, ImportFileForm
+from ..forms import ExampleForm, HubImportForm, ImportFileForm, describe_errors
 from ..models import Example
 from ..services.hub import HubUnavailable, fetch_examples
 from ..services.presets import PresetUnavailable, import_preset, preset_for
@@ -30,8 +30,7 @@ def example_add(request, pk):
         ex.save()
         messages.success(request, "Example added.")
     else:
-        errors = "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items())
-        messages.error(request, f"Example not added — {errors}")
+        messages.error(request, f"Example not added — {describe_errors(form)}")
     return redirect("task-detail", pk=task.pk)
 
 
@@ -66,8 +65,8 @@ def import_file(request, pk):
         messages.error(request, f"Nothing was imported: {refused}")
         return redirect("task-detail", pk=task.pk)
     if not form.is_valid():
-        problems = " ".join(e for errors in form.errors.values() for e in errors)
-        messages.error(request, f"Nothing was imported: {problems} Choose a .csv or .jsonl file to upload.")
+        messages.error(request, f"Nothing was imported: {describe_errors(form)}. Choose a .csv or .jsonl file "
+                                "to upload and a split.")
         return redirect("task-detail", pk=task.pk)
     upload = form.cleaned_data["file"]
     try:
@@ -93,7 +92,8 @@ def import_hub(request, pk):
         return _import_preset(request, task)
     form = HubImportForm(request.POST)
     if not form.is_valid():
-        messages.error(request, "Fill in the dataset id, split and columns.")
+        messages.error(request, f"Nothing was imported: {describe_errors(form)}. Fill in the dataset id, split, "
+                                "columns and a limit from 1 to 5000.")
         return redirect("task-detail", pk=task.pk)
     d = form.cleaned_data
     try:
