@@ -53,6 +53,13 @@ def hub_offline() -> bool:
     return bool(constants.HF_HUB_OFFLINE) or env in {"1", "ON", "YES", "TRUE"}
 
 
+def hub_unreachable() -> bool:
+    """Whether hub ids other than cached ones cannot work now: offline mode, or the hub did not
+    answer within the last HUB_DOWN_MEMORY seconds. It depends on no model name, so a message
+    built on it says nothing about the server's files."""
+    return hub_offline() or time.monotonic() < _hub_down_until.get(hub_endpoint(), 0.0)
+
+
 def _unreachable(name: str, why: str) -> ModelLoadError:
     return ModelLoadError(name, f"{OFFLINE_MESSAGE} ({why})")
 
