@@ -14,15 +14,18 @@ no download), task vehicle-tool-clothing, N=4, seed 0, measured in one run:
     vs a plain batched forward of the LoRA-merged model;
 (e) the dev-loss pass (`StageTrainer.dev_loss`, sft and ia2) vs a plain forward.
 
-Engine and plain runs alternate (which goes first alternates too); the figures are
-medians over BENCH_REPEATS (default 5) repetitions and their ratio. Before timing,
-each pair's outputs are checked to agree, so both sides compute the same thing.
+Engine and plain calls alternate in ABBA blocks (the next repetition starts with
+plain); the figures are medians over BENCH_REPEATS (default 5) repetitions and their
+ratio. Neither side switches the model's train/eval mode when it is already right.
+Before timing, each pair's outputs are checked to agree, so both sides compute the
+same thing.
 
     python -m bench.stage_overhead     (writes "Stage overhead over plain equivalents" in BENCHMARKS.md)
 
 Environment: BENCH_REPEATS (5), BENCH_THREADS (2 torch threads).
 """
 import copy
+import dataclasses
 import os
 import platform
 import statistics
@@ -106,6 +109,12 @@ def ia2_tensors(items, pad: int) -> dict:
             "target": torch.stack([it.icl_acts.float() for it in items])}
 
 
+def set_mode(model, training: bool) -> None:
+    """model.train(training), skipped when already so (as StageTrainer.mode does)."""
+    if model.training != training:
+        model.train(training)
+
+
 @contextmanager
 def plain_hooks(model):
     """Forward hooks on every layer's self_attn that keep its output (a hand-written capture)."""
@@ -128,20 +137,28 @@ def plain_ia2_loss(model, t: dict, outs: list) -> torch.Tensor:
 
 # ---- timing ----
 
-def interleaved(pairs: dict, repeats: int) -> dict:
-    """{name: (engine_fn, plain_fn)} -> {name: {"engine": [s...], "plain": [s...]}}, alternating the order."""
+def interleaved(pairs: dict, rounds: dict, repeats: int) -> dict:
+    """{name: (engine_fn, plain_fn)} -> {name: {"engine": [s...], "plain": [s...]}}: per repetition and
+    side, the mean seconds of one call. A repetition runs each stage's calls in `rounds[name]` ABBA
+    blocks (engine, plain, plain, engine; the next repetition starts with plain), so that load that
+    rises or falls during a block weighs on both sides alike."""
     times = {name: {"engine": [], "plain": []} for name in pairs}
-    for name, (engine, plain) in pairs.items():   # warm-up (Adam state, allocator)
+    for engine, plain in pairs.values():   # warm-up (Adam state, allocator)
         engine()
         plain()
     for rep in range(repeats):
         for name, (engine, plain) in pairs.items():
-            order = (("engine", engine), ("plain", plain))
-            for side, fn in (order if rep % 2 == 0 else order[::-1]):
+            block = ("engine", "plain", "plain", "engine") if rep % 2 == 0 else ("plain", "engine", "engine", "plain")
+            spent = {"engine": 0.0, "plain": 0.0}
+            for side in block * rounds.get(name, 1):
+                fn = engine if side == "engine" else plain
                 t = time.perf_counter()
                 fn()
-                times[name][side].append(time.perf_counter() - t)
-        print(f"repetition {rep + 1}/{repeats}", flush=True)
+                spent[side] += time.perf_counter() - t
+            calls = 2 * rounds.get(name, 1)
+            for side in spent:
+                times[name][side].append(spent[side] / calls)
+        print(f"repetition {rep + 1}/{repeats}, load average {os.getloadavg()[0]:.1f}", flush=True)
     return times
 
 
@@ -179,13 +196,15 @@ def build_pairs(lm, cfg, work, task) -> tuple[dict, dict, dict]:
     groups = [i % ICL_ORDERINGS for i in range(len(prompts))]
     checks = {}
 
-    # (a) ICL evaluation + capture
+    # (a) ICL evaluation + capture, on a copy of the base model (the adapter below is injected into lm.model)
+    base = dataclasses.replace(lm, model=copy.deepcopy(lm.model))
+
     def icl_engine(groups_=None):
-        return answer_pass(lm, prompts, task.labels, want_acts=True, top_k=1, batch_size=cfg.eval_batch_size,
+        return answer_pass(base, prompts, task.labels, want_acts=True, top_k=1, batch_size=cfg.eval_batch_size,
                            groups=groups_)
 
     def icl_plain():
-        return plain_label_scores(lm.model, tok, prompts, first_ids, cfg.eval_batch_size)
+        return plain_label_scores(base.model, tok, prompts, first_ids, cfg.eval_batch_size)
 
     checks["icl"] = (icl_engine().label_logprobs - icl_plain()).abs().max().item()
     checks["icl shared prefix"] = (icl_engine(groups).label_logprobs - icl_plain()).abs().max().item()
@@ -206,7 +225,7 @@ def build_pairs(lm, cfg, work, task) -> tuple[dict, dict, dict]:
             engine_ia2 = trainer.loss("ia2", train).item()
         with plain_hooks(peft) as outs:
             checks["ia2 loss"] = abs(engine_ia2 - plain_ia2_loss(peft, ia2_t, outs).item())
-    steps = 3
+    steps = 1
 
     def engine_steps(stage):
         def run():
@@ -218,7 +237,7 @@ def build_pairs(lm, cfg, work, task) -> tuple[dict, dict, dict]:
 
     def plain_steps(loss_fn, hooks=False):
         def run():
-            peft.train()
+            set_mode(peft, True)
             with plain_hooks(peft) if hooks else _null() as outs:
                 for _ in range(steps):
                     opt_p.zero_grad(set_to_none=True)
@@ -247,7 +266,7 @@ def build_pairs(lm, cfg, work, task) -> tuple[dict, dict, dict]:
     checks["eval"] = (probs - torch.softmax(eval_plain().double(), -1).float()).abs().max().item()
 
     # (e) dev-loss passes
-    dev_reps = 10
+    dev_reps = 2
 
     def dev_engine(stage):
         def run():
@@ -258,13 +277,13 @@ def build_pairs(lm, cfg, work, task) -> tuple[dict, dict, dict]:
 
     @torch.no_grad()
     def dev_plain_sft():
-        peft.eval()
+        set_mode(peft, False)
         for _ in range(dev_reps):
             float(peft(**dev_sft).loss)
 
     @torch.no_grad()
     def dev_plain_ia2():
-        peft.eval()
+        set_mode(peft, False)
         with plain_hooks(peft) as outs:
             for _ in range(dev_reps):
                 float(plain_ia2_loss(peft, dev_ia2, outs))
@@ -290,6 +309,10 @@ def build_pairs(lm, cfg, work, task) -> tuple[dict, dict, dict]:
     per_call = {"sft step": steps, "sft step (lean plain)": steps, "ia2 step": steps,
                 "dev loss sft": dev_reps, "dev loss ia2": dev_reps}
     return pairs, per_call, checks
+
+
+# ABBA blocks per repetition: the short stages get several, so that each repetition averages many calls
+ROUNDS = {"sft step": 3, "sft step (lean plain)": 3, "ia2 step": 3, "dev loss sft": 3, "dev loss ia2": 3}
 
 
 @contextmanager
@@ -318,7 +341,9 @@ def report(params: int, summary: dict, checks: dict, load: tuple, wall: float) -
 2 CPU cores shared with other work, load average {load[0]:.1f} at the start and {load[1]:.1f} at the end; {wall / 60:.1f} min).
 Model: the random {params / 1e6:.0f}M Llama of `bench/reference_speed.py`, task `{TASK}`, N={N}, seed 0,
 LoRA r=8 on q, k, o. Each stage runs the engine's own code against a plain hand-written equivalent on the same
-model and data; the two alternate (the first of each pair alternates too), {REPEATS} repetitions, medians.
+model and data, in alternating blocks (engine, plain, plain, engine; the next repetition starts with plain),
+{REPEATS} repetitions; a repetition averages 2 calls per side (6 for the steps and dev-loss passes); medians
+over the repetitions, and the range of the repetitions' own ratios.
 Before timing, the outputs of each pair were checked to agree (largest difference {worst:.1e}).
 Engine time includes its own tokenization, padding and bookkeeping; the plain training and dev-loss
 tensors are built once beforehand (the plain ICL and evaluation passes tokenize, as the engine does).
@@ -328,7 +353,7 @@ tensors are built once beforehand (the plain ICL and evaluation passes tokenize,
 {rows}
 
 Target: every stage within 1.1x of its plain equivalent. Step and dev-loss figures are per step / per pass
-(3 steps and 10 passes per timed unit). Single timings on this shared machine vary with other users' load;
+(a call is 1 step or 2 passes). Single timings on this shared machine vary severalfold with other users' load;
 the ratio compares runs made side by side.
 """
 
@@ -353,7 +378,7 @@ def main() -> None:
         bad = {k: v for k, v in checks.items() if not v < 1e-3}
         if bad:
             raise SystemExit(f"engine and plain disagree: {bad}")
-        summary = summarise(interleaved(pairs, REPEATS), per_call)
+        summary = summarise(interleaved(pairs, ROUNDS, REPEATS), per_call)
     for k, v in summary.items():
         print(f"{k:24s} engine {v['engine_ms']:9.1f} ms  plain {v['plain_ms']:9.1f} ms  "
               f"ratio {v['ratio']:.3f} ({v['ratio_low']:.2f}-{v['ratio_high']:.2f})", flush=True)
