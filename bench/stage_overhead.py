@@ -173,142 +173,169 @@ def summarise(times: dict, per_call: dict) -> dict:
     return out
 
 
-# ---- the stages ----
+# ---- the stages: (engine callable, plain callable) pairs, and their outputs compared ----
 
-def build_pairs(lm, cfg, work, task) -> tuple[dict, dict, dict]:
-    """(pairs of engine/plain callables, calls per timed unit, agreement checks)."""
-    from workers.engine.adapters import attach_adapter, fused_for_eval
+@dataclasses.dataclass
+class Bench:
+    """Everything the stages share: the loaded model, config, task, ICL work, queries."""
+
+    lm: object
+    cfg: object
+    task: object
+    work: object
+    queries: list
+    first_ids: list[int]
+
+    @property
+    def tok(self):
+        return self.lm.tokenizer
+
+    @property
+    def pad(self) -> int:
+        return self.lm.tokenizer.pad_token_id
+
+
+def icl_pairs(b: Bench, base) -> tuple[dict, dict]:
+    """(a): answer_pass on the ICL prompts (full, and with the shared prefix) vs a plain forward.
+    `base` is the loaded model with a copy of the base weights (no adapter), as ICL work runs."""
     from workers.engine.answers import answer_pass
-    from workers.engine.evaluation import evaluate_without_demos
     from workers.engine.icl_work import ICL_ORDERINGS
-    from workers.engine.progress import Reporter
-    from workers.engine.sampling import demo_orders, draw_split, eval_set
-    from workers.engine.scoring import label_token_ids
+    from workers.engine.sampling import demo_orders, draw_split
     from workers.engine.tasks import icl_prompt
-    from workers.engine.training import StageTrainer
 
-    tok, pad = lm.tokenizer, lm.tokenizer.pad_token_id
-    first_ids = [ids[0] for ids in label_token_ids(tok, task.labels)]
-    split = draw_split(task, N, 0, EVAL)
-    orders = demo_orders(split.train, ICL_ORDERINGS, N, task.name, N, 0, "orderings")
-    queries = eval_set(task, EVAL)
-    prompts = [icl_prompt(task, orders[i % ICL_ORDERINGS], task, q.input) for i, q in enumerate(queries)]
+    split = draw_split(b.task, N, 0, EVAL)
+    orders = demo_orders(split.train, ICL_ORDERINGS, N, b.task.name, N, 0, "orderings")
+    prompts = [icl_prompt(b.task, orders[i % ICL_ORDERINGS], b.task, q.input) for i, q in enumerate(b.queries)]
     groups = [i % ICL_ORDERINGS for i in range(len(prompts))]
-    checks = {}
 
-    # (a) ICL evaluation + capture, on a copy of the base model (the adapter below is injected into lm.model)
-    base = dataclasses.replace(lm, model=copy.deepcopy(lm.model))
+    def engine(groups_=None):
+        return answer_pass(base, prompts, b.task.labels, want_acts=True, top_k=1,
+                           batch_size=b.cfg.eval_batch_size, groups=groups_)
 
-    def icl_engine(groups_=None):
-        return answer_pass(base, prompts, task.labels, want_acts=True, top_k=1, batch_size=cfg.eval_batch_size,
-                           groups=groups_)
+    def plain():
+        return plain_label_scores(base.model, b.tok, prompts, b.first_ids, b.cfg.eval_batch_size)
 
-    def icl_plain():
-        return plain_label_scores(base.model, tok, prompts, first_ids, cfg.eval_batch_size)
+    checks = {"icl": (engine().label_logprobs - plain()).abs().max().item(),
+              "icl shared prefix": (engine(groups).label_logprobs - plain()).abs().max().item()}
+    return {"icl": (engine, plain), "icl shared prefix": (lambda: engine(groups), plain)}, checks
 
-    checks["icl"] = (icl_engine().label_logprobs - icl_plain()).abs().max().item()
-    checks["icl shared prefix"] = (icl_engine(groups).label_logprobs - icl_plain()).abs().max().item()
 
-    # the peft model every training stage runs on
-    peft = attach_adapter(lm.model, cfg.adapter, 0)
-    trainer = StageTrainer(peft, cfg.training, pad, lm.device, 0, Reporter(), dev_batch_size=cfg.eval_batch_size)
+def step_pairs(b: Bench, peft, trainer) -> tuple[dict, dict]:
+    """(b), (c): one StageTrainer.step vs a plain step, each with its own Adam on the same parameters."""
     params = [p for p in peft.parameters() if p.requires_grad]
     opt_e, opt_p = torch.optim.Adam(params, lr=1e-4), torch.optim.Adam(params, lr=1e-4)
-    train, dev = work.train_items, work.dev_items
-    micro = cfg.training.micro_batch_size or cfg.training.batch_size
-    sft_t, lean_t, ia2_t = sft_tensors(train, pad), lean_sft_tensors(train, pad), ia2_tensors(train, pad)
-    dev_sft, dev_ia2 = sft_tensors(dev, pad), ia2_tensors(dev, pad)
+    train = b.work.train_items
+    micro = b.cfg.training.micro_batch_size or b.cfg.training.batch_size
+    sft_t, lean_t, ia2_t = sft_tensors(train, b.pad), lean_sft_tensors(train, b.pad), ia2_tensors(train, b.pad)
     with torch.no_grad():   # the same loss on both sides (LoRA B starts at zero: weights still the base's)
-        checks["sft loss"] = abs(trainer.loss("sft", train).item() - peft(**sft_t).loss.item())
-        checks["sft loss (lean)"] = abs(trainer.loss("sft", train).item() - lean_sft_loss(peft, lean_t).item())
+        engine_sft = trainer.loss("sft", train).item()
         with trainer.capture:
             engine_ia2 = trainer.loss("ia2", train).item()
         with plain_hooks(peft) as outs:
-            checks["ia2 loss"] = abs(engine_ia2 - plain_ia2_loss(peft, ia2_t, outs).item())
-    steps = 1
+            checks = {"sft loss": abs(engine_sft - peft(**sft_t).loss.item()),
+                      "sft loss (lean)": abs(engine_sft - lean_sft_loss(peft, lean_t).item()),
+                      "ia2 loss": abs(engine_ia2 - plain_ia2_loss(peft, ia2_t, outs).item())}
 
-    def engine_steps(stage):
+    def engine(stage):
         def run():
             trainer.mode(True)
             with trainer.hooks(stage):
-                for _ in range(steps):
-                    trainer.step(stage, train, opt_e, micro)
+                trainer.step(stage, train, opt_e, micro)
         return run
 
-    def plain_steps(loss_fn, hooks=False):
+    def plain(loss_fn, hooks=False):
         def run():
             set_mode(peft, True)
             with plain_hooks(peft) if hooks else _null() as outs:
-                for _ in range(steps):
-                    opt_p.zero_grad(set_to_none=True)
-                    (loss_fn(outs)).backward()
-                    opt_p.step()
+                opt_p.zero_grad(set_to_none=True)
+                loss_fn(outs).backward()
+                opt_p.step()
         return run
 
-    for _ in range(2):   # train a little so that the LoRA update is not zero for (d)
-        engine_steps("sft")()
+    return {"sft step": (engine("sft"), plain(lambda _o: peft(**sft_t).loss)),
+            "sft step (lean plain)": (engine("sft"), plain(lambda _o: lean_sft_loss(peft, lean_t))),
+            "ia2 step": (engine("ia2"), plain(lambda outs: plain_ia2_loss(peft, ia2_t, outs), hooks=True))}, checks
 
-    # (d) post-training evaluation
-    inputs, golds = [q.input for q in queries], [q.output for q in queries]
-    bare = [task.query(x) for x in inputs]
+
+def eval_pair(b: Bench, peft) -> tuple[dict, dict]:
+    """(d): fused_for_eval + evaluate_without_demos vs a plain forward of a merged copy."""
+    from workers.engine.adapters import fused_for_eval
+    from workers.engine.evaluation import evaluate_without_demos
+    from workers.engine.progress import Reporter
+
+    inputs, golds = [q.input for q in b.queries], [q.output for q in b.queries]
+    bare = [b.task.query(x) for x in inputs]
     merged = copy.deepcopy(peft).merge_and_unload()
     merged.eval()
 
-    def eval_engine():
+    def engine():
         peft.eval()
         with fused_for_eval(peft) as fused:
-            return evaluate_without_demos(lm, fused, task, inputs, golds, cfg, Reporter())
+            return evaluate_without_demos(b.lm, fused, b.task, inputs, golds, b.cfg, Reporter())
 
-    def eval_plain():
-        return plain_label_scores(merged, tok, bare, first_ids, cfg.eval_batch_size)
+    def plain():
+        return plain_label_scores(merged, b.tok, bare, b.first_ids, b.cfg.eval_batch_size)
 
-    probs = torch.tensor([[p["label_probs"][lab] for lab in task.labels] for p in eval_engine()["predictions"]])
-    checks["eval"] = (probs - torch.softmax(eval_plain().double(), -1).float()).abs().max().item()
+    labels = b.task.labels
+    probs = torch.tensor([[p["label_probs"][lab] for lab in labels] for p in engine()["predictions"]])
+    return {"eval": (engine, plain)}, {"eval": (probs - torch.softmax(plain().double(), -1).float()).abs().max().item()}
 
-    # (e) dev-loss passes
-    dev_reps = 2
 
-    def dev_engine(stage):
+DEV_PASSES = 2   # dev-loss passes per call
+
+
+def dev_pairs(b: Bench, peft, trainer) -> tuple[dict, dict]:
+    """(e): StageTrainer.dev_loss (sft, ia2) vs plain no-grad forwards."""
+    dev = b.work.dev_items
+    dev_sft, dev_ia2 = sft_tensors(dev, b.pad), ia2_tensors(dev, b.pad)
+
+    def engine(stage):
         def run():
             with trainer.hooks(stage):
-                for _ in range(dev_reps):
+                for _ in range(DEV_PASSES):
                     trainer.dev_loss(stage, dev)
         return run
 
     @torch.no_grad()
-    def dev_plain_sft():
+    def plain_sft():
         set_mode(peft, False)
-        for _ in range(dev_reps):
+        for _ in range(DEV_PASSES):
             float(peft(**dev_sft).loss)
 
     @torch.no_grad()
-    def dev_plain_ia2():
+    def plain_ia2():
         set_mode(peft, False)
         with plain_hooks(peft) as outs:
-            for _ in range(dev_reps):
+            for _ in range(DEV_PASSES):
                 float(plain_ia2_loss(peft, dev_ia2, outs))
 
-    with torch.no_grad():
-        peft.eval()
-        with trainer.capture:
-            e_sft, e_ia2 = trainer.dev_loss("sft", dev), trainer.dev_loss("ia2", dev)
-        checks["dev sft loss"] = abs(e_sft - peft(**dev_sft).loss.item())
-        with plain_hooks(peft) as outs:
-            checks["dev ia2 loss"] = abs(e_ia2 - plain_ia2_loss(peft, dev_ia2, outs).item())
+    with torch.no_grad(), trainer.capture:
+        e_sft, e_ia2 = trainer.dev_loss("sft", dev), trainer.dev_loss("ia2", dev)
+    with torch.no_grad(), plain_hooks(peft) as outs:
+        checks = {"dev sft loss": abs(e_sft - peft(**dev_sft).loss.item()),
+                  "dev ia2 loss": abs(e_ia2 - plain_ia2_loss(peft, dev_ia2, outs).item())}
+    return {"dev loss sft": (engine("sft"), plain_sft), "dev loss ia2": (engine("ia2"), plain_ia2)}, checks
 
-    pairs = {
-        "icl": (icl_engine, icl_plain),
-        "icl shared prefix": (lambda: icl_engine(groups), icl_plain),
-        "sft step": (engine_steps("sft"), plain_steps(lambda _o: peft(**sft_t).loss)),
-        "sft step (lean plain)": (engine_steps("sft"), plain_steps(lambda _o: lean_sft_loss(peft, lean_t))),
-        "ia2 step": (engine_steps("ia2"), plain_steps(lambda outs: plain_ia2_loss(peft, ia2_t, outs), hooks=True)),
-        "eval": (eval_engine, eval_plain),
-        "dev loss sft": (dev_engine("sft"), dev_plain_sft),
-        "dev loss ia2": (dev_engine("ia2"), dev_plain_ia2),
-    }
-    per_call = {"sft step": steps, "sft step (lean plain)": steps, "ia2 step": steps,
-                "dev loss sft": dev_reps, "dev loss ia2": dev_reps}
-    return pairs, per_call, checks
+
+def build_pairs(lm, cfg, work, task) -> tuple[dict, dict, dict]:
+    """(pairs of engine/plain callables, units per call, agreement checks) for every stage."""
+    from workers.engine.adapters import attach_adapter
+    from workers.engine.progress import Reporter
+    from workers.engine.sampling import eval_set
+    from workers.engine.scoring import label_token_ids
+    from workers.engine.training import StageTrainer
+
+    b = Bench(lm, cfg, task, work, eval_set(task, EVAL), [ids[0] for ids in label_token_ids(lm.tokenizer, task.labels)])
+    pairs, checks = icl_pairs(b, dataclasses.replace(lm, model=copy.deepcopy(lm.model)))
+    peft = attach_adapter(lm.model, cfg.adapter, 0)   # injected into lm.model: the ICL pair has its own copy
+    trainer = StageTrainer(peft, cfg.training, b.pad, lm.device, 0, Reporter(), dev_batch_size=cfg.eval_batch_size)
+    steps, step_checks = step_pairs(b, peft, trainer)
+    for _ in range(2):   # train a little first, so that the LoRA update (d) folds in is not zero
+        steps["sft step"][0]()
+    for more, more_checks in ((steps, step_checks), eval_pair(b, peft), dev_pairs(b, peft, trainer)):
+        pairs.update(more)
+        checks.update(more_checks)
+    return pairs, {"dev loss sft": DEV_PASSES, "dev loss ia2": DEV_PASSES}, checks
 
 
 # ABBA blocks per repetition: the short stages get several, so that each repetition averages many calls
@@ -321,8 +348,10 @@ def _null():
 
 
 ROWS = [
-    ("icl", "(a) ICL evaluation + activation capture, 200 prompts, full prompts", "plain batched forward of the prompts"),
-    ("icl shared prefix", "(a') the same with the shared-prefix cache (what `icl_work` runs)", "plain batched forward of the prompts"),
+    ("icl", "(a) ICL evaluation + activation capture, 200 prompts, full prompts",
+     "plain batched forward of the prompts"),
+    ("icl shared prefix", "(a') the same with the shared-prefix cache (what `icl_work` runs)",
+     "plain batched forward of the prompts"),
     ("sft step", "(b) one SFT step (4 examples)", "`model(input_ids, attention_mask, labels)` + backward + Adam"),
     ("sft step (lean plain)", "(b') one SFT step (4 examples)", "plain step, logits at the answer positions only"),
     ("ia2 step", "(c) one IA2 step (4 examples)", "forward with hooks + MSE + backward + Adam"),
@@ -337,7 +366,8 @@ def report(params: int, summary: dict, checks: dict, load: tuple, wall: float) -
                      f"**{summary[k]['ratio']:.2f}x** | {summary[k]['ratio_low']:.2f}-{summary[k]['ratio_high']:.2f} |"
                      for k, title, plain in ROWS)
     worst = max(abs(v) for v in checks.values())
-    return f"""`python -m bench.stage_overhead` ({time.strftime('%Y-%m-%d')}, {platform.machine()}, {torch.get_num_threads()} torch threads, CPU, fp32;
+    when = f"{time.strftime('%Y-%m-%d')}, {platform.machine()}, {torch.get_num_threads()} torch threads, CPU, fp32"
+    return f"""`python -m bench.stage_overhead` ({when};
 2 CPU cores shared with other work, load average {load[0]:.1f} at the start and {load[1]:.1f} at the end; {wall / 60:.1f} min).
 Model: the random {params / 1e6:.0f}M Llama of `bench/reference_speed.py`, task `{TASK}`, N={N}, seed 0,
 LoRA r=8 on q, k, o. Each stage runs the engine's own code against a plain hand-written equivalent on the same
