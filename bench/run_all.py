@@ -12,8 +12,8 @@ import subprocess
 import sys
 import time
 
-BENCHMARKS = ("engine_speed", "reference_speed", "heldout_curve", "smollm2_curve", "smollm2_compare", "throughput",
-              "web_latency", "progress_latency")
+BENCHMARKS = ("engine_speed", "reference_speed", "stage_overhead", "heldout_curve", "smollm2_curve",
+              "smollm2_compare", "throughput", "web_latency", "progress_latency")
 
 
 def run(names):

@@ -97,7 +97,12 @@ def fused_for_eval(model):
     with torch.no_grad():
         for layer in layers:
             base = layer.get_base_layer()
-            delta = sum(layer.get_delta_weight(a) for a in layer.active_adapters if a in layer.lora_A)
+            deltas = [layer.get_delta_weight(a) for a in layer.active_adapters if a in layer.lora_A]
+            if not deltas:
+                continue
+            delta = deltas[0]
+            for more in deltas[1:]:   # what sum() gives, without its extra full-size `0 +` copy
+                delta = delta + more
             originals.append((base, base.weight))
             base.weight = torch.nn.Parameter(base.weight + delta.to(base.weight.dtype), requires_grad=False)
     try:

@@ -2,8 +2,10 @@
 add) at chosen token positions, with forward hooks.
 
 Positions are gathered inside the hook, so only [batch, positions, hidden] per
-layer is kept, never the whole sequence. With `detach=False` the captured tensors
-stay in the autograd graph (the IA2 student); otherwise they are detached.
+layer is kept, never the whole sequence; the gather index is built once per
+forward pass (on the first layer's device), not once per layer. With
+`detach=False` the captured tensors stay in the autograd graph (the IA2
+student); otherwise they are detached.
 """
 from typing import Optional
 
@@ -19,16 +21,30 @@ class ActivationCapture:
     def __init__(self, model, detach: bool = True):
         self.modules = attention_modules(model)
         self.detach = detach
-        self.positions: Optional[torch.Tensor] = None
+        self.positions = None
         self._layers: list[Optional[torch.Tensor]] = [None] * len(self.modules)
         self._handles = []
+
+    @property
+    def positions(self) -> Optional[torch.Tensor]:
+        return self._positions
+
+    @positions.setter
+    def positions(self, value: Optional[torch.Tensor]) -> None:
+        self._positions = value
+        self._index: Optional[torch.Tensor] = None   # built by the first hook that needs it
+
+    def _gather(self, out: torch.Tensor) -> torch.Tensor:
+        """out [B, T, D] at the positions, with one index per forward pass (per device)."""
+        if self._index is None or self._index.device != out.device:
+            self._index = self._positions.to(out.device).unsqueeze(-1).expand(-1, -1, out.shape[-1])
+        return out.gather(1, self._index)
 
     def _hook(self, index: int):
         def hook(_module, _inputs, output):
             out = output[0] if isinstance(output, (tuple, list)) else output
-            if self.positions is not None:
-                idx = self.positions.to(out.device).unsqueeze(-1).expand(-1, -1, out.shape[-1])
-                out = out.gather(1, idx)
+            if self._positions is not None:
+                out = self._gather(out)
             self._layers[index] = out.detach() if self.detach else out
         return hook
 

@@ -27,16 +27,27 @@ def _batch(items: list[TrainItem], answers: str, pad_id: int, device) -> TokenBa
     return build_batch([it.prompt_ids for it in items], [getattr(it, answers) for it in items], pad_id).to(device)
 
 
+def _full(items: list[TrainItem], answers: str, width: int) -> bool:
+    """Every row's answer fills the batch's answer width (always so for single-token labels):
+    the answer mask is then all True, and masking can be skipped without changing a bit
+    (and, on a GPU, without a boolean-mask index that waits for the device)."""
+    return all(len(getattr(it, answers)) == width for it in items)
+
+
 def ce_loss(model, items: list[TrainItem], pad_id: int, device) -> torch.Tensor:
     """Mean cross-entropy over the gold answer tokens."""
     batch = _batch(items, "gold_ids", pad_id, device)
     logits = answer_logits(model, batch).float()
+    if _full(items, "gold_ids", batch.width):   # the same elements in the same order as the mask selects
+        return F.cross_entropy(logits.flatten(0, 1), batch.answer_ids.flatten())
     return F.cross_entropy(logits[batch.answer_mask], batch.answer_ids[batch.answer_mask])
 
 
 def teacher_acts(items: list[TrainItem], width: int, device, dtype) -> torch.Tensor:
     """ICL targets right-aligned to the batch's answer width: [B, layers, M, hidden]."""
     first = items[0].icl_acts
+    if all(it.icl_acts.shape[1] == width for it in items):   # nothing to pad: one stack
+        return torch.stack([it.icl_acts for it in items]).to(device=device, dtype=dtype)
     out = torch.zeros((len(items), first.shape[0], width, first.shape[-1]), dtype=dtype)
     for i, it in enumerate(items):
         m = it.icl_acts.shape[1]
@@ -54,9 +65,11 @@ def ia2_loss(model, items: list[TrainItem], pad_id: int, device, capture: Activa
     student = capture.take().float()  # [B, layers, M, hidden]
     capture.positions = None
     target = teacher_acts(items, batch.width, device, torch.float32)
+    sq = (student - target).pow(2)
+    if _full(items, "icl_ids", batch.width):   # the mask would multiply by ones and count every cell
+        return (sq.sum(dim=(0, 2, 3)) / (sq.shape[0] * sq.shape[2] * sq.shape[3])).sum()
     mask = batch.answer_mask[:, None, :, None].float()
-    sq = (student - target).pow(2) * mask
-    per_layer = sq.sum(dim=(0, 2, 3)) / (mask.sum() * student.shape[-1])
+    per_layer = (sq * mask).sum(dim=(0, 2, 3)) / (mask.sum() * student.shape[-1])
     return per_layer.sum()
 
 

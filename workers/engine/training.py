@@ -8,7 +8,11 @@ whose best state is its starting point (no learning rate improved the dev loss)
 says so in its result and in a progress message.
 
 Every stage reports its loss each step through the Reporter and honours cancel.
+Activation hooks are attached only for the stages whose loss reads activations,
+a step's loss is read back from the device once (not once per micro-batch), and
+the model is switched between train and eval mode only when its mode changes.
 """
+from contextlib import nullcontext
 from dataclasses import dataclass
 
 import torch
@@ -21,6 +25,7 @@ from .sampling import stable_seed
 from .settings import TrainingSettings
 
 STAGE_LOSSES = ("sft", "ia2", "soft-sft", "ia2+sft")
+CAPTURING = ("ia2", "ia2+sft")   # the stages whose loss reads attention outputs
 
 
 @dataclass
@@ -67,9 +72,18 @@ class StageTrainer:
             return joint_loss(self.model, items, self.pad_id, self.device, self.capture, self.settings.joint_weight)
         raise ValueError(f"unknown stage {stage}")
 
+    def hooks(self, stage: str):
+        """The activation capture for a stage that reads activations; nothing otherwise."""
+        return self.capture if stage in CAPTURING else nullcontext()
+
+    def mode(self, training: bool) -> None:
+        """train() / eval() walk every module; skip the walk when the mode is already right."""
+        if self.model.training != training:
+            self.model.train(training)
+
     @torch.no_grad()
     def dev_loss(self, stage: str, dev: list[TrainItem]) -> float:
-        self.model.eval()
+        self.mode(False)
         total, count = 0.0, 0
         for i in range(0, len(dev), self.dev_batch_size):
             chunk = dev[i:i + self.dev_batch_size]
@@ -78,7 +92,7 @@ class StageTrainer:
         return total / max(count, 1)
 
     def run(self, stage: str, train: list[TrainItem], dev: list[TrainItem]) -> StageResult:
-        with self.capture:
+        with self.hooks(stage):
             start_state = trainable_state(self.model)
             start_loss = self.dev_loss(stage, dev)
             best: StageResult | None = None
@@ -93,11 +107,23 @@ class StageTrainer:
                     best, best_state = result, state
             self.reporter = reporter
             load_trainable_state(self.model, best_state)
-        self.model.eval()
+        self.mode(False)
         if not best.improved:
             self.reporter.tick(stage, 1, 1, message=f"{stage}: no learning rate improved the dev loss "
                                                     f"({start_loss:.4g}); the starting weights were kept")
         return best
+
+    def step(self, stage: str, batch: list[TrainItem], opt, micro: int) -> float:
+        """One optimizer step on `batch` (gradients accumulated over micro-batches); its loss."""
+        opt.zero_grad(set_to_none=True)
+        value = None   # summed in float64 on the device: what adding Python floats gives, one read-back
+        for m in range(0, len(batch), micro):
+            part = batch[m:m + micro]
+            loss = self.loss(stage, part) * (len(part) / len(batch))
+            loss.backward()
+            value = loss.detach().double() if value is None else value + loss.detach().double()
+        opt.step()
+        return float(value)
 
     def _run_one_lr(self, stage, lr, train, dev, start_loss: float):
         s = self.settings
@@ -112,18 +138,10 @@ class StageTrainer:
         micro = s.micro_batch_size or s.batch_size
         epoch = 0
         for epoch in range(1, s.max_epochs + 1):
-            self.model.train()
+            self.mode(True)
             order = torch.randperm(len(train), generator=gen).tolist()
             for b in range(0, len(order), s.batch_size):
-                batch = [train[i] for i in order[b:b + s.batch_size]]
-                opt.zero_grad(set_to_none=True)
-                value = 0.0
-                for m in range(0, len(batch), micro):
-                    part = batch[m:m + micro]
-                    loss = self.loss(stage, part) * (len(part) / len(batch))
-                    loss.backward()
-                    value += float(loss.detach())
-                opt.step()
+                value = self.step(stage, [train[i] for i in order[b:b + s.batch_size]], opt, micro)
                 step += 1
                 history.append({"stage": stage, "step": step, "epoch": epoch, "loss": value, "lr": lr})
                 self.reporter.tick(stage, step, total, loss=value)

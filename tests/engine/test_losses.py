@@ -1,0 +1,115 @@
+"""The training losses' shortcuts change no bit: when every answer fills the batch's
+answer width, cross-entropy, the IA2 MSE and the padded targets equal the masked
+computations exactly; batches with shorter answers still mask them; a step's loss
+read back once equals adding each micro-batch's loss as a Python float; and only
+the stages that read activations attach hooks."""
+import pytest
+import torch
+import torch.nn.functional as F
+
+from workers.engine.adapters import attach_adapter, detach_adapter
+from workers.engine.architecture import attention_modules
+from workers.engine.capture import ActivationCapture
+from workers.engine.losses import TrainItem, _batch, ce_loss, ia2_loss, teacher_acts
+from workers.engine.models import load_model
+from workers.engine.progress import Reporter
+from workers.engine.sequences import answer_logits, encode_prompts
+from workers.engine.settings import AdapterSettings, TrainingSettings
+from workers.engine.training import StageTrainer
+
+PROMPTS = ["Text:a cat\nLabel:", "Text:the old pear tree\nLabel:", "Text:my drum\nLabel:", "Text:x\nLabel:"]
+
+
+@pytest.fixture(scope="module")
+def lm(tiny_model_dirs):
+    lm = load_model(str(tiny_model_dirs["llama"]), device="cpu")
+    lm.model = attach_adapter(lm.model, AdapterSettings(), 0)
+    with torch.no_grad():   # a non-zero update, so that the adapter path takes part
+        for n, p in lm.model.named_parameters():
+            if "lora_B" in n:
+                p.normal_(0, 0.05)
+    yield lm
+    lm.model = detach_adapter(lm.model)
+
+
+def items(lm, answer_lengths):
+    torch.manual_seed(1)
+    prompts = encode_prompts(lm.tokenizer, PROMPTS[:len(answer_lengths)])
+    layers, hidden = lm.model.config.num_hidden_layers, lm.model.config.hidden_size
+    return [TrainItem(p, list(range(40, 40 + m)), list(range(50, 50 + m)), torch.randn(layers, m, hidden))
+            for p, m in zip(prompts, answer_lengths)]
+
+
+def masked_ce(model, its, pad):
+    batch = _batch(its, "gold_ids", pad, "cpu")
+    logits = answer_logits(model, batch).float()
+    return F.cross_entropy(logits[batch.answer_mask], batch.answer_ids[batch.answer_mask])
+
+
+def masked_ia2(model, its, pad):
+    batch = _batch(its, "icl_ids", pad, "cpu")
+    with ActivationCapture(model, detach=False) as cap:
+        cap.positions = batch.answer_positions
+        model(**batch.model_inputs(), logits_to_keep=1, use_cache=False)
+        student = cap.take().float()
+    first = its[0].icl_acts
+    target = torch.zeros((len(its), first.shape[0], batch.width, first.shape[-1]))
+    for i, it in enumerate(its):
+        target[i, :, batch.width - it.icl_acts.shape[1]:] = it.icl_acts
+    mask = batch.answer_mask[:, None, :, None].float()
+    sq = (student - target).pow(2) * mask
+    return (sq.sum(dim=(0, 2, 3)) / (mask.sum() * student.shape[-1])).sum()
+
+
+@pytest.mark.parametrize("lengths", [[1, 1, 1, 1], [2, 2, 2]])
+def test_full_width_batches_give_exactly_the_masked_losses(lm, lengths):
+    its, pad = items(lm, lengths), lm.tokenizer.pad_token_id
+    with torch.no_grad():
+        assert torch.equal(ce_loss(lm.model, its, pad, "cpu"), masked_ce(lm.model, its, pad))
+        with ActivationCapture(lm.model, detach=False) as cap:
+            fast = ia2_loss(lm.model, its, pad, "cpu", cap)
+        assert torch.equal(fast, masked_ia2(lm.model, its, pad))
+    width = lengths[0]
+    padded = torch.zeros((len(its), its[0].icl_acts.shape[0], width, its[0].icl_acts.shape[-1]))
+    for i, it in enumerate(its):
+        padded[i] = it.icl_acts
+    assert torch.equal(teacher_acts(its, width, "cpu", torch.float32), padded)
+
+
+def test_shorter_answers_are_still_masked(lm):
+    its, pad = items(lm, [1, 3, 2]), lm.tokenizer.pad_token_id
+    with torch.no_grad():
+        assert torch.equal(ce_loss(lm.model, its, pad, "cpu"), masked_ce(lm.model, its, pad))
+        # each answer token counts once: the mean of the rows' own token losses
+        per_token = []
+        for it in its:
+            one = _batch([it], "gold_ids", pad, "cpu")
+            logits = answer_logits(lm.model, one)[0]
+            per_token += F.cross_entropy(logits, one.answer_ids[0], reduction="none").tolist()
+        assert ce_loss(lm.model, its, pad, "cpu").item() == pytest.approx(sum(per_token) / len(per_token), rel=1e-5)
+        with ActivationCapture(lm.model, detach=False) as cap:
+            got = ia2_loss(lm.model, its, pad, "cpu", cap)
+        assert torch.equal(got, masked_ia2(lm.model, its, pad))
+        shifted = [TrainItem(it.prompt_ids, it.gold_ids, it.icl_ids, it.icl_acts + 1) for it in its]
+        with ActivationCapture(lm.model, detach=False) as cap:
+            assert ia2_loss(lm.model, shifted, pad, "cpu", cap) != got   # the targets do count
+
+
+def test_a_steps_loss_is_the_sum_of_its_micro_batches(lm):
+    its, pad = items(lm, [1, 1, 1, 1]), lm.tokenizer.pad_token_id
+    trainer = StageTrainer(lm.model, TrainingSettings(), pad, "cpu", 0, Reporter())
+    with torch.no_grad():
+        expected = 0.0
+        for m in range(0, 4, 2):
+            expected += float(trainer.loss("sft", its[m:m + 2]) * (2 / 4))
+    opt = torch.optim.Adam([p for p in lm.model.parameters() if p.requires_grad], lr=0.0)
+    assert trainer.step("sft", its, opt, micro=2) == expected
+
+
+def test_only_stages_that_read_activations_attach_hooks(lm):
+    trainer = StageTrainer(lm.model, TrainingSettings(), lm.tokenizer.pad_token_id, "cpu", 0, Reporter())
+    modules = attention_modules(lm.model)
+    for stage, hooked in (("sft", False), ("soft-sft", False), ("ia2", True), ("ia2+sft", True)):
+        with trainer.hooks(stage):
+            assert all(bool(m._forward_hooks) == hooked for m in modules), stage
+    assert not any(m._forward_hooks for m in modules)
