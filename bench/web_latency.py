@@ -324,6 +324,8 @@ def _other_load(ours=()):
     busy = []
     for line in out.splitlines()[:10]:
         pid, cpu, args = line.split(None, 2)
+        if args.startswith("ps "):
+            continue  # this very listing
         if float(cpu) >= 20 and int(pid) not in ours and int(pid) != os.getpid():
             busy.append(f"{pid} {cpu}% `{args[:70]}`")
     return busy
