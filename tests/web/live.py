@@ -1,10 +1,12 @@
 """Helpers for the tests that use real services: Redis at REDIS_URL_FOR_TESTS, the test
 Postgres database, Celery worker subprocesses, free ports and polling."""
+import contextlib
 import os
 import socket
 import subprocess
 import sys
 import time
+import urllib.request
 import uuid
 from pathlib import Path
 
@@ -115,3 +117,37 @@ def point_celery_at(url):
     app.conf.broker_url = url
     app._pool = None
     app.amqp._producer_pool = None
+
+
+@contextlib.contextmanager
+def embedded_app(tmp_path):
+    """`python -m webapp.serve` in embedded mode (in-process worker thread) on a free port with
+    a fresh SQLite database under tmp_path, so it never touches the test Postgres; yields
+    (base URL, its environment). A traceback in its log fails the test."""
+    port = free_port()
+    env = service_env(DATABASE_URL=f"sqlite:///{tmp_path / 'app.sqlite3'}", LAB_VAR_DIR=tmp_path / "var",
+                      MEDIA_ROOT=tmp_path / "media", PORT=port, DEMO_PASSWORD="demo-pw", OMP_NUM_THREADS=1)
+    log_path = tmp_path / "server.log"
+    log = open(log_path, "wb")
+    proc = subprocess.Popen([sys.executable, "-m", "webapp.serve"], cwd=ROOT, env=env, stdout=log,
+                            stderr=subprocess.STDOUT)
+    base = f"http://127.0.0.1:{port}"
+
+    def up():
+        if proc.poll() is not None:
+            raise AssertionError(log_path.read_text()[-3000:])
+        try:
+            return urllib.request.urlopen(base + "/accounts/login/", timeout=2).status == 200
+        except OSError:
+            return False
+
+    try:
+        wait_for(up, 90, interval=0.3, what="the app server")
+        yield base, env
+    finally:
+        proc.terminate()
+        try:
+            proc.wait(15)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+        log.close()

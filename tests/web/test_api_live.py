@@ -8,12 +8,11 @@ import os
 import re
 import subprocess
 import sys
-import urllib.request
 from pathlib import Path
 
 import pytest
 
-from .live import ROOT, free_port, service_env, wait_for
+from .live import ROOT, embedded_app
 
 EXAMPLE = ROOT / "docs" / "api_example.py"
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
@@ -28,32 +27,8 @@ def test_readme_quotes_the_example_file():
 
 @pytest.fixture
 def app_server(tmp_path):
-    port = free_port()
-    env = service_env(DATABASE_URL=f"sqlite:///{tmp_path / 'app.sqlite3'}", LAB_VAR_DIR=tmp_path / "var",
-                      MEDIA_ROOT=tmp_path / "media", PORT=port, DEMO_PASSWORD="demo-pw", OMP_NUM_THREADS=1)
-    log = open(tmp_path / "server.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "webapp.serve"], cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-
-    def up():
-        if proc.poll() is not None:
-            raise AssertionError((tmp_path / "server.log").read_text()[-3000:])
-        try:
-            return urllib.request.urlopen(base + "/accounts/login/", timeout=2).status == 200
-        except OSError:
-            return False
-
-    try:
-        wait_for(up, 90, interval=0.3, what="the app server")
+    with embedded_app(tmp_path) as (base, env):
         yield base, env
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
     assert "Traceback" not in (tmp_path / "server.log").read_text()
 
 

@@ -16,16 +16,13 @@ accuracy-vs-n, reliability, adapter-overlap, per-example, results, mobile).
 import csv
 import io
 import os
-import subprocess
-import sys
 import time
-import urllib.request
 import zipfile
 from pathlib import Path
 
 import pytest
 
-from .live import ROOT, free_port, service_env, wait_for
+from .live import ROOT, embedded_app
 
 CHROMIUM = os.environ.get("CHROMIUM_PATH", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-quic", "--no-first-run",
@@ -42,32 +39,8 @@ TYPED = [("the dog", "yes"), ("a red apple", "no"), ("the goat", "yes")]
 @pytest.fixture
 def app_server(tmp_path):
     assert Path(CHROMIUM).exists(), f"the browser test needs Chromium at {CHROMIUM}: apt-get install chromium"
-    port = free_port()
-    env = service_env(DATABASE_URL=f"sqlite:///{tmp_path / 'app.sqlite3'}", LAB_VAR_DIR=tmp_path / "var",
-                      MEDIA_ROOT=tmp_path / "media", PORT=port, DEMO_PASSWORD="demo-pw", OMP_NUM_THREADS=1)
-    log = open(tmp_path / "server.log", "wb")
-    proc = subprocess.Popen([sys.executable, "-m", "webapp.serve"], cwd=ROOT, env=env, stdout=log,
-                            stderr=subprocess.STDOUT)
-    base = f"http://127.0.0.1:{port}"
-
-    def up():
-        if proc.poll() is not None:
-            raise AssertionError((tmp_path / "server.log").read_text()[-3000:])
-        try:
-            return urllib.request.urlopen(base + "/accounts/login/", timeout=2).status == 200
-        except OSError:
-            return False
-
-    try:
-        wait_for(up, 90, interval=0.3, what="the app server")
+    with embedded_app(tmp_path) as (base, _env):
         yield base
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        log.close()
 
 
 @pytest.fixture

@@ -80,7 +80,8 @@ def selection(request, query_schema, required=()):
 
 # --- answers ------------------------------------------------------------------------------
 
-class FiltersOut(Schema):
+class FilterValues(Schema):
+    """The filters that pick runs: what a comparison used, or what a filter can take."""
     model: List[str]
     train_task: List[str]
     eval_task: List[str]
@@ -88,6 +89,9 @@ class FiltersOut(Schema):
     n: List[int]
     seed: List[int]
     state: List[str]
+
+
+class FiltersOut(FilterValues):
     experiment: List[int]
     run: List[int]
     a: str
@@ -259,14 +263,7 @@ class ExperimentChoice(Schema):
     name: str
 
 
-class FacetsOut(Schema):
-    model: List[str]
-    train_task: List[str]
-    eval_task: List[str]
-    method: List[str]
-    n: List[int]
-    seed: List[int]
-    state: List[str]
+class FacetsOut(FilterValues):
     experiment: List[ExperimentChoice] = Field(description="Your teams' newest experiments (200 at most).")
 
 
