@@ -64,32 +64,43 @@ def _unreachable(name: str, why: str) -> ModelLoadError:
     return ModelLoadError(name, f"{OFFLINE_MESSAGE} ({why})")
 
 
+def hub_down_reason(url: str | None = None) -> str | None:
+    """Why the hub cannot be used right now (None: it answered): offline mode, a failure
+    remembered from the last HUB_DOWN_MEMORY seconds, or one quick HEAD request to `url` (default:
+    the hub's address), one attempt: any answer below 500 means the hub is there. A failure is
+    remembered, so one form check or import looks once."""
+    from huggingface_hub.utils import get_session
+
+    if hub_offline():
+        return "HF_HUB_OFFLINE is set"
+    endpoint = hub_endpoint()
+    if time.monotonic() < _hub_down_until.get(endpoint, 0.0):
+        return f"{endpoint} did not answer a moment ago"
+    try:
+        status = get_session().head(url or endpoint, timeout=HUB_CHECK_TIMEOUT).status_code
+        why = f"{endpoint} answered HTTP {status}" if status >= 500 else None
+    except Exception as exc:  # no network, no DNS, a closed port, a timeout
+        why = f"{endpoint} did not answer: {type(exc).__name__}"
+    if why:
+        _hub_down_until[endpoint] = time.monotonic() + HUB_DOWN_MEMORY
+    return why
+
+
 def _hub_file(name: str, repo_id: str, filename: str) -> Path | None:
     """A file of a hub model: from the local cache when it is there, else downloaded after one
     quick look at the hub (None: the cache knows the repository has no such file). The look is
-    a bare HEAD request, one attempt: any answer below 500 means the hub is there, and
-    `hf_hub_download` then says what it says (no such model, gated, ...)."""
+    at the file itself (`hub_down_reason`): once the hub answers, `hf_hub_download` says what it
+    says (no such model, gated, ...)."""
     from huggingface_hub import hf_hub_download, hf_hub_url, try_to_load_from_cache
-    from huggingface_hub.utils import get_session
 
     cached = try_to_load_from_cache(repo_id, filename)
     if isinstance(cached, str):
         return Path(cached)
     if cached is not None:  # the cache remembers that the repository has no such file
         return None
-    if hub_offline():
-        raise _unreachable(name, "HF_HUB_OFFLINE is set")
     endpoint = hub_endpoint()
-    if time.monotonic() < _hub_down_until.get(endpoint, 0.0):
-        raise _unreachable(name, f"{endpoint} did not answer a moment ago")
-    try:
-        status = get_session().head(hf_hub_url(repo_id, filename, endpoint=endpoint),
-                                    timeout=HUB_CHECK_TIMEOUT).status_code
-        why = f"{endpoint} answered HTTP {status}" if status >= 500 else None
-    except Exception as exc:  # no network, no DNS, a closed port, a timeout
-        why = f"{endpoint} did not answer: {type(exc).__name__}"
+    why = hub_down_reason(hf_hub_url(repo_id, filename, endpoint=endpoint))
     if why:
-        _hub_down_until[endpoint] = time.monotonic() + HUB_DOWN_MEMORY
         raise _unreachable(name, why)
     return Path(hf_hub_download(repo_id, filename, endpoint=endpoint))
 
