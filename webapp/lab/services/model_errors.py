@@ -4,15 +4,13 @@ The engine's load errors are written for the person at the machine: they say whe
 path exists, is a directory without config.json, or cannot be read. On a shared server that
 would let any user probe the server's files through the model field. So every model that
 is not one of the engine's local models gets one message whatever the reason, naming only
-what the user typed; the engine's own reason goes to the server log. A name shaped like a
-hub id gets one more sentence when the hub cannot be reached from this machine (offline
-mode, or no answer a moment ago): that depends on the network, never on the name, so it
-reveals no file either."""
+what the user typed; the engine's own reason goes to the server log. When the hub cannot be
+reached from this machine (offline mode, or no answer a moment ago) the message says so for
+every name alike: that depends on the network, never on the name or its shape, so it reveals
+no file either."""
 import logging
-import re
 
 log = logging.getLogger("webapp.lab")
-HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 
 
 def public_model_error(name, reason):
@@ -26,7 +24,7 @@ def public_model_error(name, reason):
     message = (f"'{name[:300]}' cannot be loaded on this server: choose a model listed below, a Hugging Face id "
                "(e.g. Qwen/Qwen3-4B-Base) that the server has cached or can download, or the path of a model "
                "directory (config.json, weights and tokenizer files) or .gguf file that the server can read.")
-    if HUB_ID.match(name) and _hub_unreachable():
+    if _hub_unreachable():
         message += (" Note: the Hugging Face hub cannot be reached from this machine, so a hub id works only if "
                     "the server already has it in its cache; download it elsewhere and give its local path.")
     return message
