@@ -151,3 +151,14 @@ def embedded_app(tmp_path):
         except subprocess.TimeoutExpired:
             proc.kill()
         log.close()
+
+
+def seed_app_db(tmp_path, script, count):
+    """Run `script` (Django code printing ids) in a fresh process against the SQLite database of
+    `embedded_app(tmp_path)`; the last `count` whitespace-separated values it printed, as ints."""
+    env = service_env(DATABASE_URL=f"sqlite:///{tmp_path / 'app.sqlite3'}", LAB_VAR_DIR=tmp_path / "var",
+                      MEDIA_ROOT=tmp_path / "media")
+    out = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, text=True,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr[-3000:]
+    return [int(x) for x in out.stdout.split()[-count:]]

@@ -3,12 +3,10 @@ on a fresh SQLite database, seeded with two experiments of known results): the m
 table, the four charts (drawn by static/lab/crosscompare.js, no CSP violation), the paired
 statistics, the per-example table, the provenance warning, and a chart downloaded as SVG
 and as PNG through plotly's own export. Screenshot: test-output/browser/compare.png."""
-import subprocess
-import sys
 
 import pytest
 
-from .live import ROOT, service_env
+from .live import seed_app_db
 from .test_browser import CHROMIUM, CHROMIUM_ARGS, OUTPUT, VIOLATIONS, app_server  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.slow
@@ -38,11 +36,7 @@ print(e1.pk, e2.pk)
 
 
 def _seed(tmp_path):
-    env = service_env(DATABASE_URL=f"sqlite:///{tmp_path / 'app.sqlite3'}", LAB_VAR_DIR=tmp_path / "var",
-                      MEDIA_ROOT=tmp_path / "media")
-    out = subprocess.run([sys.executable, "-c", SEED], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr[-3000:]
-    return [int(x) for x in out.stdout.split()[-2:]]
+    return seed_app_db(tmp_path, SEED, 2)
 
 
 def test_compare_page_in_the_browser(app_server, tmp_path):  # noqa: F811

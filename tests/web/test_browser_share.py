@@ -3,12 +3,10 @@ test_browser.py on a fresh SQLite database): an editor creates a link on the exp
 page (its token shown once); a fresh browser context with no session opens it, sees the
 charts render from the link's own JSON, and is sent to sign-in by every other page; the
 editor revokes the link, and both the open page's JSON poll and a reload answer 404."""
-import subprocess
-import sys
 
 import pytest
 
-from .live import ROOT, service_env
+from .live import seed_app_db
 from .test_browser import CHROMIUM, CHROMIUM_ARGS, OUTPUT, app_server  # noqa: F401 - fixture
 
 pytestmark = pytest.mark.slow
@@ -35,11 +33,7 @@ print(exp.pk, other.pk, task.pk, team.pk)
 
 
 def _seed(tmp_path):
-    env = service_env(DATABASE_URL=f"sqlite:///{tmp_path / 'app.sqlite3'}", LAB_VAR_DIR=tmp_path / "var",
-                      MEDIA_ROOT=tmp_path / "media")
-    out = subprocess.run([sys.executable, "-c", SEED], cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
-    assert out.returncode == 0, out.stderr[-3000:]
-    return [int(x) for x in out.stdout.split()[-4:]]
+    return seed_app_db(tmp_path, SEED, 4)
 
 
 def test_share_link_in_a_fresh_browser(app_server, tmp_path):  # noqa: F811

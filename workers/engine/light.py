@@ -53,11 +53,21 @@ def hub_offline() -> bool:
     return bool(constants.HF_HUB_OFFLINE) or env in {"1", "ON", "YES", "TRUE"}
 
 
+def _known_down() -> str | None:
+    """Why the hub cannot be used, if that is known without asking it: offline mode, or a
+    failure remembered from the last HUB_DOWN_MEMORY seconds."""
+    if hub_offline():
+        return "HF_HUB_OFFLINE is set"
+    endpoint = hub_endpoint()
+    if time.monotonic() < _hub_down_until.get(endpoint, 0.0):
+        return f"{endpoint} did not answer a moment ago"
+    return None
+
+
 def hub_unreachable() -> bool:
-    """Whether hub ids other than cached ones cannot work now: offline mode, or the hub did not
-    answer within the last HUB_DOWN_MEMORY seconds. It depends on no model name, so a message
-    built on it says nothing about the server's files."""
-    return hub_offline() or time.monotonic() < _hub_down_until.get(hub_endpoint(), 0.0)
+    """Whether hub ids other than cached ones cannot work now (`_known_down`). It depends on no
+    model name, so a message built on it says nothing about the server's files."""
+    return _known_down() is not None
 
 
 def _unreachable(name: str, why: str) -> ModelLoadError:
@@ -71,11 +81,10 @@ def hub_down_reason(url: str | None = None) -> str | None:
     remembered, so one form check or import looks once."""
     from huggingface_hub.utils import get_session
 
-    if hub_offline():
-        return "HF_HUB_OFFLINE is set"
+    known = _known_down()
+    if known:
+        return known
     endpoint = hub_endpoint()
-    if time.monotonic() < _hub_down_until.get(endpoint, 0.0):
-        return f"{endpoint} did not answer a moment ago"
     try:
         status = get_session().head(url or endpoint, timeout=HUB_CHECK_TIMEOUT).status_code
         why = f"{endpoint} answered HTTP {status}" if status >= 500 else None
