@@ -46,8 +46,10 @@ def standard_comparison(config: dict = STANDARD) -> dict:
         cfg.write_text(json.dumps(config))
         out = Path(tmp) / "results.json"
         t = time.perf_counter()
-        subprocess.run([sys.executable, "-m", "workers.engine", "compare", str(cfg), "--out", str(out),
-                        "--cache-dir", str(Path(tmp) / "cache")], check=True, capture_output=True)
+        done = subprocess.run([sys.executable, "-m", "workers.engine", "compare", str(cfg), "--out", str(out),
+                               "--cache-dir", str(Path(tmp) / "cache")], capture_output=True, text=True)
+        if done.returncode:
+            raise SystemExit(f"the engine's compare failed ({done.returncode}):\n{done.stderr[-4000:]}")
         wall = time.perf_counter() - t
         results = json.loads(out.read_text())
     return {"wall_seconds": wall, "engine_seconds": results["wall_seconds"], "aggregate": results["aggregate"]}
