@@ -227,8 +227,9 @@ else:
     CHANNEL_LAYERS = {"default": redis_channel_layer(REDIS_URL)}
 
 # Derived payloads (results.json, per-example tables, a finished experiment's history and
-# runs-table rows) are cached under keys that change with Experiment.results_version. Redis mode shares one
-# cache between the web processes; embedded mode has one process, so local memory is enough.
+# runs-table rows) are cached under keys that change with Experiment.results_version, a task's pages of
+# examples under Task.examples_version (webapp/lab/fragments.py). Redis mode shares one cache between the
+# web processes; embedded mode has one process, so local memory is enough.
 if REDIS_URL:
     CACHES = {
         "default": {
@@ -247,6 +248,10 @@ else:
             "OPTIONS": {"MAX_ENTRIES": 500},
         }
     }
+
+# sessions are read from that cache and written through to the database (webapp/lab/sessions.py):
+# a page costs one query less, and a flushed or unreachable cache loses no session
+SESSION_ENGINE = "webapp.lab.sessions"
 
 CELERY_BROKER_URL = REDIS_URL or "memory://"
 CELERY_RESULT_BACKEND = None

@@ -1,6 +1,7 @@
 """Database tables: tasks and their examples, experiments, runs and their results."""
 from django.conf import settings
-from django.db import models
+from django.db import models, transaction
+from django.db.models import Count, F, Q
 from django.utils import timezone
 
 from . import defaults
@@ -29,6 +30,12 @@ class Task(models.Model):
     needs_hub = models.BooleanField(default=False)
     hf_dataset = models.CharField(max_length=200, blank=True)
     source_hash = models.CharField(max_length=64, blank=True)
+    # the examples' counts and a version bumped by every change to them, kept by Example's own
+    # save/delete and queryset (Task.examples_changed): lists and pages read them instead of
+    # counting 100,000 rows per request, and cached renderings of the rows key on the version
+    n_pool = models.PositiveIntegerField(default=0, editable=False)
+    n_eval = models.PositiveIntegerField(default=0, editable=False)
+    examples_version = models.PositiveIntegerField(default=0, editable=False)
     created_at = models.DateTimeField(auto_now_add=True)
     updated_at = models.DateTimeField(auto_now=True)
 
@@ -49,6 +56,26 @@ class Task(models.Model):
     @property
     def editable(self):
         return self.team_id is not None
+
+    def cache_key(self, kind, *parts):
+        """Cache key of something derived from the examples; changes with every change to them
+        (examples_version). created_at guards against a reused id meeting an old entry."""
+        stamp = int(self.created_at.timestamp() * 1e6) if self.created_at else 0
+        return ":".join(str(p) for p in ("lab", kind, "task", self.pk, stamp, self.examples_version, *parts))
+
+    @classmethod
+    def examples_changed(cls, task_ids):
+        """Recount the examples of these tasks and bump their version, in the writer's
+        transaction and with the task's row locked, so two concurrent writers of one task end
+        with the count of what both committed (the second recounts after the first commits)."""
+        with transaction.atomic():
+            for pk in sorted({pk for pk in task_ids if pk is not None}):
+                if not list(cls.objects.select_for_update().filter(pk=pk).values_list("pk", flat=True)):
+                    continue  # the task itself is being deleted
+                c = Example.objects.filter(task_id=pk).aggregate(
+                    pool=Count("id", filter=Q(split=Example.POOL)), eval=Count("id", filter=Q(split=Example.EVAL)))
+                cls.objects.filter(pk=pk).update(n_pool=c["pool"], n_eval=c["eval"],
+                                                 examples_version=F("examples_version") + 1)
 
     def pool(self):
         return self.examples.filter(split=Example.POOL).order_by("position", "id")
@@ -87,6 +114,38 @@ class Task(models.Model):
             eval_examples=[EngineExample(**e) for e in d.get("eval_examples", [])])
 
 
+class ExampleQuerySet(models.QuerySet):
+    """Every bulk write of examples (bulk_create, update, delete, through any manager or a
+    task's `examples`) keeps its tasks' stored counts exact: the one place that rule lives."""
+
+    def _task_ids(self):
+        return set(self.order_by().values_list("task_id", flat=True).distinct())
+
+    def bulk_create(self, objs, *args, **kwargs):
+        with transaction.atomic(using=self.db):
+            objs = super().bulk_create(objs, *args, **kwargs)
+            Task.examples_changed({o.task_id for o in objs})
+        return objs
+
+    def update(self, **kwargs):
+        with transaction.atomic(using=self.db):
+            ids = self._task_ids()
+            moved = kwargs.get("task_id", getattr(kwargs.get("task"), "pk", None))
+            done = super().update(**kwargs)
+            Task.examples_changed(ids | {moved})
+        return done
+
+    def delete(self):
+        with transaction.atomic(using=self.db):
+            ids = self._task_ids()
+            done = super().delete()
+            Task.examples_changed(ids)
+        return done
+
+    delete.alters_data = True
+    delete.queryset_only = True
+
+
 class Example(models.Model):
     """One labelled example of a task; split 'pool' (usable for training/demos) or 'eval'."""
 
@@ -107,8 +166,22 @@ class Example(models.Model):
         indexes = [models.Index(fields=["task", "split", "position"]),
                    models.Index(fields=["task", "position", "id"], name="lab_example_task_order")]
 
+    objects = ExampleQuerySet.as_manager()
+
     def __str__(self):
         return f"{self.input[:40]} -> {self.output[:20]}"
+
+    def save(self, *args, **kwargs):
+        with transaction.atomic():
+            before = Example.objects.filter(pk=self.pk).values_list("task_id", flat=True).first() if self.pk else None
+            super().save(*args, **kwargs)
+            Task.examples_changed({self.task_id, before})
+
+    def delete(self, *args, **kwargs):
+        with transaction.atomic():
+            done = super().delete(*args, **kwargs)
+            Task.examples_changed({self.task_id})
+        return done
 
 
 class Experiment(models.Model):

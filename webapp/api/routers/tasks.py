@@ -5,7 +5,7 @@ from datetime import datetime
 from typing import List, Literal, Optional
 
 from django.db import transaction
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.shortcuts import get_object_or_404
 from ninja import Field, File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
@@ -109,14 +109,9 @@ class Imported(Schema):
     n_eval: int
 
 
-def _counted(qs):
-    return qs.annotate(n_pool=Count("examples", filter=Q(examples__split=Example.POOL)),
-                       n_eval=Count("examples", filter=Q(examples__split=Example.EVAL)))
-
-
 def _out(task):
-    """The task with its example counts (fresh from the database)."""
-    return _counted(Task.objects.filter(pk=task.pk)).get()
+    """The task with its example counts (fresh from the database: stored on the task)."""
+    return Task.objects.get(pk=task.pk)
 
 
 TASK_FIELDS = ("name", "description", "kind", "input_template", "answer_parser")
@@ -166,7 +161,7 @@ def list_tasks(request, team: Optional[int] = None, builtin: Optional[bool] = No
         qs = qs.filter(team_id=team)
     if builtin is not None:
         qs = qs.filter(team__isnull=builtin)
-    return _counted(qs).order_by("builtin", "name", "id")
+    return qs.order_by("builtin", "name", "id")
 
 
 @router.post("/", response={201: TaskOut}, auth=WRITE_AUTH, summary="Create a task (optionally with examples)")

@@ -3,19 +3,17 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import IntegrityError
-from django.db.models import Count, Prefetch
+from django.db.models import Count, Max, Prefetch, Q
 from django.http import FileResponse, Http404, HttpResponseNotFound
-from django.middleware.csrf import get_token
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
 from django.template.loader import render_to_string
-from django.utils.html import escape, format_html
-from django.utils.safestring import mark_safe
 from django.views.decorators.http import require_POST
 
 from webapp.teams import permissions
 from webapp.teams.services import current_team, record
 
+from .. import fragments
 from ..experiment_form import ExperimentForm
 from ..models import Experiment, Run, RunEvent
 from ..services import cache, dispatch, exports, lifecycle, provenance, quotas
@@ -119,30 +117,36 @@ LOST_ATTEMPTS = Prefetch("events", to_attr="lost_attempts", queryset=RunEvent.ob
     kind="state", message__contains="worker lost").only("run_id", "created_at", "message").order_by("id"))
 
 
-CSRF_PLACEHOLDER = "@@csrf-input@@"
 RUNS_BASE_PLACEHOLDER = "@@runs-base@@"
+LIVE_ROWS_SECONDS = 60  # a running experiment's rows, cached per heartbeat: kept only briefly
 
 
 def run_rows_html(request, exp, can_cancel=True, runs_base=None):
-    """The rows of the runs table. Rendering 100 rows is most of the page's cost, so a
-    finished experiment's rows are cached (key: its results version, bumped by every run
-    state change) with placeholders where each row's cancel form takes this request's
-    CSRF token and its adapter link this page's runs URL (`runs_base`: a share link's own
-    prefix, so that the token never enters the cache). Readers who cannot cancel get rows
-    without cancel forms."""
-    key = exp.cache_key("run-rows", "rw" if can_cancel else "ro")
-    html = cache.get(key)  # only ever stored for a finished experiment, at this results version
-    if not isinstance(html, str):
-        finished = not exp.runs.exclude(state__in=Run.FINAL_STATES).exists()
-        html = render_to_string("lab/_run_rows.html", {
+    """The rows of the runs table (webapp/lab/fragments.py). A finished experiment's rows are
+    cached under its results version (bumped by every run state change); a running one's
+    also under its runs' latest heartbeat (written by every progress flush), so a cached
+    row is never behind the database. The adapter link takes this page's runs URL
+    (`runs_base`: a share link's own prefix, so that the token never enters the cache).
+    Readers who cannot cancel get rows without cancel forms."""
+    mode = "rw" if can_cancel else "ro"
+
+    def render():
+        return render_to_string("lab/_run_rows.html", {
             "experiment": exp, "runs": exp.runs.only(*RUN_ROW_FIELDS).prefetch_related(LOST_ATTEMPTS),
-            "max_attempts": settings.LAB_MAX_ATTEMPTS, "csrf_input": CSRF_PLACEHOLDER, "can_cancel": can_cancel,
-            "runs_base": RUNS_BASE_PLACEHOLDER})
-        if finished:
-            cache.put(key, html)
-    token = format_html('<input type="hidden" name="csrfmiddlewaretoken" value="{}">', get_token(request))
-    base = runs_base or f"/experiments/{exp.pk}/runs/"
-    return mark_safe(html.replace(CSRF_PLACEHOLDER, token).replace(RUNS_BASE_PLACEHOLDER, escape(base)))
+            "max_attempts": settings.LAB_MAX_ATTEMPTS, "csrf_input": fragments.CSRF_PLACEHOLDER,
+            "can_cancel": can_cancel, "runs_base": RUNS_BASE_PLACEHOLDER})
+
+    done_key = exp.cache_key("run-rows", mode)
+    html = cache.get(done_key)  # only ever stored for a finished experiment, at this results version
+    if not isinstance(html, str):
+        live = exp.runs.aggregate(unfinished=Count("id", filter=~Q(state__in=Run.FINAL_STATES)),
+                                  beat=Max("heartbeat_at"))
+        if not live["unfinished"]:
+            html = fragments.cached(done_key, render)
+        else:
+            beat = live["beat"].timestamp() if live["beat"] else 0
+            html = fragments.cached(exp.cache_key("run-rows-live", mode, beat), render, LIVE_ROWS_SECONDS)
+    return fragments.personalise(request, html, **{RUNS_BASE_PLACEHOLDER: runs_base or f"/experiments/{exp.pk}/runs/"})
 
 
 @login_required

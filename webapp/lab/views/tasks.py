@@ -3,17 +3,18 @@
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.contrib.auth.decorators import login_required
-from django.db.models import Count, Q
+from django.db.models import Q
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
 from django.views.decorators.http import require_POST
 
 from webapp.teams import permissions
 from workers.engine.local_models import local_models
 from webapp.teams.services import TeamError, copy_task, current_team, delete_task, record
 
+from .. import fragments
 from ..forms import ExampleForm, HubImportForm, ImportFileForm, TaskForm
-from ..models import Example
 from ..services.presets import preset_for
 from ..services.preview import PreviewError, preview
 from ..services.readability import task_readability
@@ -29,15 +30,8 @@ def get_task(request, pk, editable=False):
 
 @login_required
 def task_list(request):
+    # each task's pool and eval counts are stored on it (Task.examples_changed), not counted here
     tasks = list(permissions.team_tasks(current_team(request)).defer("input_template"))
-    # the pool and eval counts of every task in one grouped query over the examples' index
-    # (not a join of every example with its task: a 100,000-example task stays cheap)
-    counts = {}
-    for task_id, split, c in (Example.objects.filter(task__in=[t.pk for t in tasks]).order_by()
-                              .values_list("task_id", "split").annotate(c=Count("id"))):
-        counts[task_id, split] = c
-    for t in tasks:
-        t.n_pool, t.n_eval = counts.get((t.pk, Example.POOL), 0), counts.get((t.pk, Example.EVAL), 0)
     return render(request, "lab/task_list.html", {
         "own": [t for t in tasks if t.team_id],
         "builtin": [t for t in tasks if not t.team_id and not t.needs_hub],
@@ -108,26 +102,22 @@ def task_detail(request, pk):
     task = get_task(request, pk)
     page, query = example_page(request, task)
     p = preset_for(task)
-    hub_initial = {"dataset_id": task.hf_dataset, "split": "train"}
-    if p:
-        hub_initial.update(config=p["config"] or "", input_column=p["input"], output_column=p["output"],
-                           split=p["train_split"] or p["eval_split"])
     user = request.user
-    counts = page.paginator.task_counts
+    can_edit = task.team_id is not None and permissions.can(user, "edit", task)
     return render(request, "lab/task_detail.html", {
         "task": task,
-        "can_edit": task.team_id is not None and permissions.can(user, "edit", task),
+        "can_edit": can_edit,
+        "rows_html": example_rows_html(request, task, page, query, can_edit),
+        "edit_forms_html": edit_forms_html(request, task, p) if can_edit else "",
         "can_delete": task.team_id is not None and permissions.can(user, "delete", task),
         "can_launch": permissions.can(user, "launch", current_team(request)),
         "copy_teams": permissions.editable_teams(user),
         "move_teams": [t for t in permissions.editable_teams(user) if permissions.can_move(user, task, t)],
         "examples": page,
         "query": query,
-        "n_examples": counts["total"],
-        "n_pool": counts["pool"],
-        "example_form": ExampleForm(task=task),
-        "import_form": ImportFileForm(),
-        "hub_form": HubImportForm(initial=hub_initial),
+        "n_examples": task.n_pool + task.n_eval,
+        "n_pool": task.n_pool,
+        "hub_form": hub_form(task, p),
         "preset": p,
         "local_models": local_models(),
         "preview_model": request.GET.get("model") or "embedded",
@@ -138,18 +128,52 @@ EXAMPLES_PER_PAGE = 100
 
 
 class ExamplePaginator(Paginator):
-    """A paginator that takes the task's example counts from one aggregate query (all
-    examples and the pool's, in one scan) instead of a COUNT per figure."""
+    """A paginator that takes an unfiltered page's total from the task's stored counts
+    (Task.examples_changed) instead of a COUNT over its examples."""
 
-    def __init__(self, examples, per_page, task_counts, filtered):
+    def __init__(self, examples, per_page, total):
         super().__init__(examples, per_page)
-        self.task_counts, self.filtered = task_counts, filtered
+        self.total = total
 
     @property
     def count(self):
         if "_count" not in self.__dict__:
-            self._count = super().count if self.filtered else self.task_counts["total"]
+            self._count = super().count if self.total is None else self.total
         return self._count
+
+
+def hub_form(task, preset):
+    """The hub import form, filled in from the task's dataset or its benchmark preset."""
+    initial = {"dataset_id": task.hf_dataset, "split": "train"}
+    if preset:
+        initial.update(config=preset["config"] or "", input_column=preset["input"], output_column=preset["output"],
+                       split=preset["train_split"] or preset["eval_split"])
+    return HubImportForm(initial=initial)
+
+
+def edit_forms_html(request, task, preset):
+    """The forms that add and import examples (webapp/lab/fragments.py): rendering Django's
+    forms costs more than the rest of the page, and they change only with the task."""
+    stamp = int(task.updated_at.timestamp() * 1e6) if task.updated_at else 0
+    html = fragments.cached(task.cache_key("edit-forms", stamp), lambda: render_to_string(
+        "lab/_task_edit_forms.html", {"task": task, "example_form": ExampleForm(task=task),
+                                      "import_form": ImportFileForm(), "hub_form": hub_form(task, preset),
+                                      "csrf_input": fragments.CSRF_PLACEHOLDER}), EXAMPLE_ROWS_SECONDS)
+    return fragments.personalise(request, html)
+
+
+EXAMPLE_ROWS_SECONDS = 600  # a page of rows, cached per examples version (a crawl of 1,000 pages expires)
+
+
+def example_rows_html(request, task, page, query, can_edit):
+    """The rows of one page of examples (webapp/lab/fragments.py): cached per examples
+    version, page and edit rights; a search's rows are rendered each time (their key would
+    be whatever a user typed)."""
+    key = None if query else task.cache_key("example-rows", page.number, "rw" if can_edit else "ro")
+    html = fragments.cached(key, lambda: render_to_string("lab/_example_rows.html", {
+        "task": task, "examples": page, "query": query, "can_edit": can_edit,
+        "csrf_input": fragments.CSRF_PLACEHOLDER}), EXAMPLE_ROWS_SECONDS)
+    return fragments.personalise(request, html)
 
 
 def example_page(request, task):
@@ -162,8 +186,8 @@ def example_page(request, task):
     examples = task.examples.order_by("position", "id").only("id", "task_id", "position", "split", "input", "output")
     if query:
         examples = examples.filter(Q(input__icontains=query) | Q(output__icontains=query))
-    counts = task.examples.aggregate(total=Count("id"), pool=Count("id", filter=Q(split=Example.POOL)))
-    page = ExamplePaginator(examples, EXAMPLES_PER_PAGE, counts, bool(query)).get_page(request.GET.get("page"))
+    total = None if query else task.n_pool + task.n_eval
+    page = ExamplePaginator(examples, EXAMPLES_PER_PAGE, total).get_page(request.GET.get("page"))
     return page, query
 
 
