@@ -129,6 +129,8 @@ def seed_big_task(user):
                 copy.write_row((task.pk, i, "eval" if i % 10 == 0 else "pool",
                                 f"example {i} of the big task, a line of {word} text", "yes" if i % 2 else "no"))
         cursor.execute(f'VACUUM ANALYZE "{table}"')
+    Task.examples_changed([task.pk])  # a COPY bypasses the model: count as every write path does
+    task.refresh_from_db()
     return task
 
 
@@ -419,7 +421,8 @@ def main(argv=None):
 
         connection.close()
         exp = experiments[0]
-        last_page = -(-big.examples.count() // EXAMPLES_PER_PAGE)
+        last_page = -(-(big.n_pool + big.n_eval) // EXAMPLES_PER_PAGE)
+        assert big.n_pool + big.n_eval == big.examples.count() == BIG_TASK_EXAMPLES
         urls = {
             "task list": "/tasks/",
             "experiment list": "/experiments/",

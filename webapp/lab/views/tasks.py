@@ -7,6 +7,7 @@ from django.db.models import Q
 from django.http import Http404, JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
+from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from webapp.teams import permissions
@@ -171,9 +172,25 @@ def example_rows_html(request, task, page, query, can_edit):
     be whatever a user typed)."""
     key = None if query else task.cache_key("example-rows", page.number, "rw" if can_edit else "ro")
     html = fragments.cached(key, lambda: render_to_string("lab/_example_rows.html", {
-        "task": task, "examples": page, "query": query, "can_edit": can_edit,
+        "rows": example_rows(task, page), "query": query, "can_edit": can_edit,
         "csrf_input": fragments.CSRF_PLACEHOLDER}), EXAMPLE_ROWS_SECONDS)
     return fragments.personalise(request, html)
+
+
+def _short(text, limit):
+    return text if len(text) <= limit else text[:limit - 1] + "…"
+
+
+def example_rows(task, page):
+    """What each row shows: its number in the whole task, input and output cut to 160 and
+    60 characters, and its links (one reverse per page: the template's own `url` tag and
+    `truncatechars` filter were two thirds of a search page's rendering time)."""
+    marker = "2147483647"  # in place of the example's id, then each row's own
+    (e1, e2), (d1, d2) = (reverse(name, args=[task.pk, marker]).rsplit(marker, 1)
+                          for name in ("example-edit", "example-delete"))
+    return [{"number": page.start_index() + i, "input": _short(ex.input, 160), "output": _short(ex.output, 60),
+             "split": ex.split, "edit": f"{e1}{ex.pk}{e2}", "delete": f"{d1}{ex.pk}{d2}"}
+            for i, ex in enumerate(page)]
 
 
 def example_page(request, task):
