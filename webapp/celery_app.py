@@ -11,7 +11,7 @@ Tasks are known here by name only (the web app never imports `workers.celery_tas
 """
 import os
 
-from celery import Celery
+from celery import Celery, signals
 from kombu import Queue
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
@@ -31,6 +31,17 @@ app.conf.update(
     worker_concurrency=int(os.environ.get("CELERY_CONCURRENCY", "1")),
     include=["workers.celery_tasks"],
 )
+
+
+@signals.worker_init.connect
+def lower_priority(**kwargs):
+    """A worker runs at LAB_WORKER_NICE (default 10; its pool's processes inherit it): where it
+    shares a machine's CPUs with the web server, pages stay quick while a run trains, and the
+    run takes whatever CPU the pages leave. A GPU worker loses nothing by it."""
+    from django.conf import settings
+
+    if settings.LAB_WORKER_NICE:
+        os.nice(settings.LAB_WORKER_NICE)
 
 
 @app.on_after_configure.connect

@@ -4,7 +4,8 @@ DATABASE_URL (default SQLite at var/db.sqlite3), REDIS_URL (absent = embedded
 single-machine mode: in-memory channel layer + in-process worker thread + local-memory
 cache; present = channels_redis + Celery with a Redis broker + Redis cache), SECRET_KEY,
 DEBUG (DJANGO_DEBUG=1 or DJANGO_ENV=development), ALLOWED_HOSTS, PORT, WEB_CONCURRENCY,
-WEB_THREADS, LAB_DB_POOL (+ DB_POOL_MIN_SIZE/MAX_SIZE/TIMEOUT), LAB_HEARTBEAT_TIMEOUT, LAB_REAPER_INTERVAL.
+WEB_THREADS, LAB_DB_POOL (+ DB_POOL_MIN_SIZE/MAX_SIZE/TIMEOUT), LAB_HEARTBEAT_TIMEOUT, LAB_REAPER_INTERVAL,
+LAB_WORKER_NICE.
 """
 import importlib.util
 import os
@@ -188,6 +189,9 @@ LAB_REAPER_INTERVAL = env.float("LAB_REAPER_INTERVAL", default=10.0)
 # a run whose worker died is queued again (or re-claimed by its redelivered job) until it has
 # been started this many times, then failed (lifecycle.worker_lost, docs/web.md "Faults")
 LAB_MAX_ATTEMPTS = env.int("LAB_MAX_ATTEMPTS", default=2)
+# the CPU priority a Celery worker lowers itself by (nice; 0: unchanged), so that on a machine
+# shared with the web server the pages come first (webapp/celery_app.lower_priority)
+LAB_WORKER_NICE = env.int("LAB_WORKER_NICE", default=10)
 # the periodic sweep sends queued runs committed more than this many seconds ago and never
 # sent (the launching process died between commit and send); see services/dispatch.py
 LAB_DISPATCH_GRACE = env.float("LAB_DISPATCH_GRACE", default=15.0)

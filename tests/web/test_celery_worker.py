@@ -100,6 +100,8 @@ def _states(exp):
 def test_worker_runs_experiment_and_matches_engine(redis_mode, client, user):
     worker = _start_worker(redis_mode)
     try:
+        # LAB_WORKER_NICE (default 10): the worker yields the CPUs to the web server
+        assert os.getpriority(os.PRIO_PROCESS, worker.proc.pid) == min(19, os.getpriority(os.PRIO_PROCESS, 0) + 10)
         client.force_login(user)
         task = Task.objects.get(name="animal-or-fruit")
         resp = client.post("/experiments/new/", experiment_post(task, methods=["icl", "sft"], n_values="4",
