@@ -507,9 +507,9 @@ same machine). Postgres database `{DB_NAME}` seeded with 1,000 done runs (10 exp
 run has its metrics, {LAYERS} similarity layers, {PREDICTIONS} predictions, {POINTS} loss points and 5 events),
 a task of {BIG_TASK_EXAMPLES:,} examples (its page shows {EXAMPLES_PER_PAGE} per page; the search matches one
 example in {NEEDLE_EVERY:,}) and an experiment of 45 queued embedded-model runs. In Redis mode a real Celery
-worker (`-Q cpu`, one process, torch on one thread) executes that experiment during the whole measurement, so
-its progress events are written and broadcast while the pages are measured; in embedded mode (executor
-"manual") it stays queued.
+worker (`-Q cpu`, one process, torch on one thread, at the app's default `LAB_WORKER_NICE` of 10) executes that
+experiment during the whole measurement, so its progress events are written and broadcast while the pages are
+measured; in embedded mode (executor "manual") it stays queued.
 Each mode was measured in this one run against the same database, after a warm-up: one client alone,
 then {args.clients} concurrent signed-in clients in a closed loop ({args.requests_per_client} requests each, every page
 in turn), run as threads of {res[0]['client_processes']} load-generator processes (so that one Python process's GIL
@@ -525,7 +525,10 @@ stricter line of {STRICT_MS} ms is reported too.
 - Both: a psycopg connection pool per process, Django's middleware and view run in one worker thread per
   request, at most `WEB_THREADS` (default 4) requests per process in Django code at once; results.json,
   per-example JSON, a finished experiment's history and its runs-table rows come from the cache (keyed by
-  the experiment's results version) after their first request.
+  the experiment's results version; a running experiment's rows by its latest progress flush, every 0.5 s)
+  after their first request, a task's pages of examples and its forms too (keyed by its examples version;
+  a search is rendered each time); sessions are read from the cache; the task list and the task page read
+  each task's stored example counts.
 
 {head}
 {sep}

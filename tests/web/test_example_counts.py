@@ -113,9 +113,10 @@ def test_bulk_queryset_writes_keep_the_counts(user, task):
     exact(task)
     assert Task.objects.get(pk=task.pk).n_eval == 2
     Example.objects.filter(task=task, position=5).update(task=other)
+    Example.objects.filter(task=other, position=0).update(task=task.pk)  # and back, by id
     exact(task)
     exact(other)
-    assert (Task.objects.get(pk=task.pk).n_pool, Task.objects.get(pk=other.pk).n_pool) == (3, 3)
+    assert (Task.objects.get(pk=task.pk).n_pool, Task.objects.get(pk=other.pk).n_pool) == (4, 2)
     Example.objects.filter(task__in=[task, other]).delete()
     exact(task)
     exact(other)

@@ -130,7 +130,8 @@ class ExampleQuerySet(models.QuerySet):
     def update(self, **kwargs):
         with transaction.atomic(using=self.db):
             ids = self._task_ids()
-            moved = kwargs.get("task_id", getattr(kwargs.get("task"), "pk", None))
+            target = kwargs.get("task", kwargs.get("task_id"))  # examples moved to another task
+            moved = getattr(target, "pk", target)
             done = super().update(**kwargs)
             Task.examples_changed(ids | {moved})
         return done
