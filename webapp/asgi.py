@@ -18,7 +18,9 @@ if not _settings.configured:  # this module is the entry point (an ASGI server i
     os.environ.setdefault("LAB_DB_POOL", "1")
 
 import django  # noqa: E402
-from asgiref.sync import sync_to_async  # noqa: E402
+from concurrent.futures import ThreadPoolExecutor  # noqa: E402
+
+from asgiref.sync import ThreadSensitiveContext, sync_to_async  # noqa: E402
 from django.core.handlers.asgi import ASGIHandler  # noqa: E402
 
 
@@ -28,25 +30,35 @@ class SyncChainASGIHandler(ASGIHandler):
     request. Django's own ASGI chain is async: each of our sync middleware steps
     (process_request, process_response) and the view hop to the worker thread and back,
     ~28 switches per request (profiled); the embedded-mode benchmark's server CPU went from
-    7.5 to 4.8 ms per request with this. All our views and HTTP middleware are sync."""
+    7.5 to 4.8 ms per request with this. All our views and HTTP middleware are sync.
+
+    The worker threads are WEB_THREADS persistent ones per process (asgiref's
+    ThreadSensitiveContext with an executor: every synchronous step of one request runs on
+    the one thread it leases, as Django requires), where Django would start a new thread per
+    request: under load that start blocked the event loop, waiting for the GIL, in about 6%
+    of the server's samples (py-spy). At most WEB_THREADS requests of a process are handled
+    at once; the others wait in the event loop, in order. More threads than that only contend
+    for the GIL without adding throughput."""
 
     def load_middleware(self, is_async=False):
         super().load_middleware(is_async=False)
         self._middleware_chain = sync_to_async(self._middleware_chain, thread_sensitive=True)
-        self._slots = None
+        self._threads = None
 
-    async def run_get_response(self, request):
-        """At most WEB_THREADS requests of this process run Django code at once; the others
-        wait in the event loop (in order). More threads than that only contend for the GIL
-        (and stall the event loop that serves every connection) without adding throughput.
-        Sending the response happens outside the limit."""
+    async def __call__(self, scope, receive, send):
         limit = _settings.WEB_THREADS
-        if not limit:
-            return await super().run_get_response(request)
-        if self._slots is None:
-            self._slots = asyncio.Semaphore(limit)
-        async with self._slots:
-            return await super().run_get_response(request)
+        if not limit or scope["type"] != "http":
+            return await super().__call__(scope, receive, send)
+        if self._threads is None:
+            self._threads = asyncio.Queue()
+            for i in range(limit):
+                self._threads.put_nowait(ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"web-{i}"))
+        executor = await self._threads.get()
+        try:
+            async with ThreadSensitiveContext(executor=executor):
+                await super().__call__(scope, receive, send)
+        finally:
+            self._threads.put_nowait(executor)
 
 
 django.setup(set_prefix=False)

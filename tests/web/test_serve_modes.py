@@ -64,30 +64,38 @@ def test_worker_socket_gets_tcp_nodelay():
 
 
 @pytest.mark.asyncio
-@pytest.mark.parametrize("limit, peak", [(1, 1), (3, 3), (0, 6)])
-async def test_web_threads_limits_requests_running_django_code(limit, peak, settings, monkeypatch):
-    """WEB_THREADS: at most that many requests of a process run the middleware + view at
-    once (0: no limit); the others wait in the event loop."""
+@pytest.mark.parametrize("limit, peak, threads", [(1, 1, 1), (3, 3, 3), (0, 6, 6)])
+async def test_web_threads_limits_requests_and_reuses_their_threads(limit, peak, threads, settings, monkeypatch):
+    """WEB_THREADS: at most that many requests of a process are handled at once (0: no limit),
+    the others wait in the event loop; each request's synchronous steps run on one of
+    WEB_THREADS persistent threads (0: Django's own new thread per request)."""
     import asyncio
+    import threading
 
+    from asgiref.sync import sync_to_async
     from django.core.handlers.asgi import ASGIHandler
 
     from webapp.asgi import SyncChainASGIHandler
 
     settings.WEB_THREADS = limit
-    running, seen = [0], []
+    running, seen, names = [0], [], set()
 
-    async def fake_get_response(self, request):
+    def thread_name():
+        return threading.current_thread().name
+
+    async def fake_handle(self, scope, receive, send):
         running[0] += 1
         seen.append(running[0])
+        first = await sync_to_async(thread_name)()  # thread-sensitive, as Django's steps are
         await asyncio.sleep(0.02)
+        assert await sync_to_async(thread_name)() == first  # one request, one thread
+        names.add(first)
         running[0] -= 1
-        return request
 
-    monkeypatch.setattr(ASGIHandler, "run_get_response", fake_get_response)
+    monkeypatch.setattr(ASGIHandler, "handle", fake_handle)
     handler = SyncChainASGIHandler()
-    assert await asyncio.gather(*(handler.run_get_response(i) for i in range(6))) == list(range(6))
-    assert max(seen) == peak
+    await asyncio.gather(*(handler({"type": "http"}, None, None) for _ in range(6)))
+    assert max(seen) == peak and len(names) == threads
 
 
 def _server_backends(db_name):
