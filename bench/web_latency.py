@@ -6,7 +6,7 @@ here), then, in one run, start the app in each serving mode and measure p50/p95 
 the main pages (the big task's paginated page, a middle and the last page of its examples,
 a search in them) with 20 concurrent signed-in clients on loopback (and with one client):
 
-- `embedded`: `python -m webapp.serve` without REDIS_URL: one daphne process (what
+- `embedded`: `python -m webapp.serve` without REDIS_URL: one uvicorn process (what
   `make run` starts; the in-memory channel layer needs a single process);
 - `redis`: the same command with REDIS_URL: uvicorn with WEB_CONCURRENCY worker
   processes (`--processes`, default the app's default), Redis cache and channel layer, and a
@@ -381,7 +381,7 @@ def measure(mode, url, urls, clients, per_client, processes, client_processes=4,
     total = sum(len(v) for v in samples.values())
     return {
         "mode": mode, "processes": len(pids) if mode == "embedded" else len(pids) - 1,
-        "server": "daphne" if mode == "embedded" else "uvicorn",
+        "server": "uvicorn",
         "clients": clients, "requests": total, "errors": len(errors) + len(single_errors),
         "error_samples": (errors + single_errors)[:5], "wall_seconds": round(wall, 1),
         "throughput_rps": round(total / wall, 1), "server_cpu_ms_per_request": round(cpu * 1000 / max(total, 1), 1),
@@ -463,7 +463,7 @@ def main(argv=None):
 
 def _mode_name(r):
     if r["mode"] == "embedded":
-        return "embedded (1 daphne process)"
+        return "embedded (1 uvicorn process)"
     return f"Redis mode ({r['processes']} uvicorn processes)"
 
 
@@ -518,7 +518,7 @@ generator shares the 2 CPUs with the app and Postgres (and, in Redis mode, the w
 experiment measured has 100 runs. Target (issue 10): p95 < {TARGET_MS} ms for every page; the earlier
 stricter line of {STRICT_MS} ms is reported too.
 
-- embedded: `python -m webapp.serve` without `REDIS_URL` (what `make run` starts): one daphne process,
+- embedded: `python -m webapp.serve` without `REDIS_URL` (what `make run` starts): one uvicorn process,
   in-memory channel layer, local-memory cache.
 - Redis mode: the same command with `REDIS_URL` (and a Postgres `DATABASE_URL`): uvicorn with
   `WEB_CONCURRENCY` worker processes, channels_redis, Redis cache.

@@ -53,7 +53,7 @@ def free_port():
 
 
 class Server:
-    """`python -m webapp.serve` on a free port, against the given database: one daphne
+    """`python -m webapp.serve` on a free port, against the given database: one uvicorn
     process without `redis_url` (embedded mode), uvicorn with WEB_CONCURRENCY processes
     with it (Redis mode). `extra_env` adds variables (e.g. WEB_CONCURRENCY)."""
 

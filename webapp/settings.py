@@ -196,7 +196,7 @@ LAB_WORKER_NICE = env.int("LAB_WORKER_NICE", default=10)
 # sent (the launching process died between commit and send); see services/dispatch.py
 LAB_DISPATCH_GRACE = env.float("LAB_DISPATCH_GRACE", default=15.0)
 # HTTP worker processes in Redis mode (uvicorn --workers); embedded mode always serves
-# with one daphne process (the in-memory channel layer and the worker thread live in it)
+# with one uvicorn process (the in-memory channel layer and the worker thread live in it)
 WEB_CONCURRENCY = env.int("WEB_CONCURRENCY", default=max(2, os.cpu_count() or 1))
 # requests per web process that run Django code at the same time (the rest wait their turn
 # in the event loop; 0 = no limit), see webapp/asgi.py

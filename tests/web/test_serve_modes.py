@@ -1,4 +1,4 @@
-"""How `python -m webapp.serve` serves: one daphne process in embedded mode, uvicorn with
+"""How `python -m webapp.serve` serves: one uvicorn process in embedded mode, uvicorn with
 WEB_CONCURRENCY worker processes in Redis mode (with TCP_NODELAY on their connections), at
 most WEB_THREADS requests per process in Django code at once. The Redis-mode test starts the real
 server (2 processes) against the test Postgres and Redis and checks that pages are
@@ -27,7 +27,7 @@ from .live import REDIS_URL, ROOT, free_port, app_database_url, redis_client, se
 
 
 def test_server_plan():
-    assert server_plan(SimpleNamespace(EMBEDDED_MODE=True, WEB_CONCURRENCY=8)) == ("daphne", 1)
+    assert server_plan(SimpleNamespace(EMBEDDED_MODE=True, WEB_CONCURRENCY=8)) == ("uvicorn", 1)
     assert server_plan(SimpleNamespace(EMBEDDED_MODE=False, WEB_CONCURRENCY=3)) == ("uvicorn", 3)
     assert server_plan(SimpleNamespace(EMBEDDED_MODE=False, WEB_CONCURRENCY=0)) == ("uvicorn", 1)
 
