@@ -20,7 +20,7 @@ Prints a JSON summary and rewrites the `## Web page latency` section of BENCHMAR
 with the figures of this run, the mode, the processes and the machine load.
 
     .venv/bin/python -m bench.web_latency [--modes embedded,redis] [--processes N]
-        [--requests-per-client 50] [--keep-db] [--no-write]
+        [--requests-per-client 100] [--keep-db] [--no-write]
 """
 import argparse
 import concurrent.futures
@@ -396,7 +396,7 @@ def measure(mode, url, urls, clients, per_client, processes, client_processes=4,
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--clients", type=int, default=20)
-    ap.add_argument("--requests-per-client", type=int, default=50)
+    ap.add_argument("--requests-per-client", type=int, default=100)  # ~167 samples per page for its p95
     ap.add_argument("--modes", default="embedded,redis")
     ap.add_argument("--processes", type=int, default=None, help="WEB_CONCURRENCY in Redis mode")
     ap.add_argument("--client-processes", type=int, default=4, help="load-generator processes")
