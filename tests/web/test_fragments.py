@@ -69,3 +69,20 @@ def test_a_running_experiments_rows_show_the_latest_flush(user):
     Run.objects.filter(pk=run.pk).update(message="step 30 of 40", heartbeat_at=timezone.now())
     page = client.get(f"/experiments/{exp.pk}/").content.decode()
     assert "step 30 of 40" in page and "step 1 of 40" not in page
+
+
+def test_what_was_run_is_cached_until_a_run_changes_state(user):
+    """The experiment page's provenance section (services/provenance.describe) is computed once
+    per results version: a run's recorded model identity shows once its state change lands."""
+    from webapp.lab.services import provenance
+    from webapp.lab.services.events import bump_results_version
+
+    exp = seed_experiment(user, 8)
+    assert provenance.describe(exp)["model_identities"] == []
+    run = exp.runs.filter(state=Run.DONE).first()
+    Run.objects.filter(pk=run.pk).update(provenance={"model_revision": "rev-1", "weights_sha256": "ab" * 32,
+                                                     "dtype": "float32", "device": "cpu"})
+    assert provenance.describe(exp)["model_identities"] == []  # same results version: the cached answer
+    bump_results_version(exp.pk)  # what lifecycle.set_state does with every state change
+    exp.refresh_from_db()
+    assert [i["revision"] for i in provenance.describe(exp)["model_identities"]] == ["rev-1"]

@@ -14,6 +14,8 @@ import logging
 from workers.engine.provenance import PER_DRAW_FIELDS, config_provenance, environment
 from workers.engine.provenance import examples_hash  # noqa: F401 - the one digest of a set of examples
 
+from . import cache
+
 log = logging.getLogger("webapp.lab")
 
 
@@ -65,6 +67,19 @@ def model_identities(experiment):
 
 
 def describe(experiment):
+    """What the experiment page's "What was run" shows (`_describe`), cached under the
+    experiment's results version: its config never changes after launch, and the model
+    identities its runs recorded change only with a run's state (which bumps the version)."""
+    key = experiment.cache_key("provenance")
+    hit = cache.get(key)
+    if isinstance(hit, dict):
+        return hit
+    described = _describe(experiment)
+    cache.put(key, described)
+    return described
+
+
+def _describe(experiment):
     config = _inline(experiment.config or {})
     full = resolved(config)
     tasks = [describe_task(config.get("task"), "train")] if config.get("task") else []
