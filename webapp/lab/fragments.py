@@ -16,13 +16,7 @@ CSRF_PLACEHOLDER = "@@csrf-input@@"
 def cached(key, render, timeout=None):
     """The fragment under `key`, rendered by `render()` and stored on a miss; `key=None`:
     render only (what the rows show is still changing in a way the key cannot name)."""
-    if key is None:
-        return render()
-    html = cache.get(key)
-    if not isinstance(html, str):
-        html = render()
-        cache.put(key, html, timeout)
-    return html
+    return render() if key is None else cache.remember(key, render, timeout)
 
 
 def personalise(request, html, **placeholders):

@@ -8,6 +8,14 @@ from . import defaults
 from .defaults import METHOD_CHOICES, METHOD_LABELS  # noqa: F401 - the engine's methods and titles
 
 
+def versioned_key(kind, table, obj, version, *parts):
+    """The one shape of a cache key derived from a row: its kind, table, id, the row's
+    created_at (so a reused id after a database reset never meets an old entry), the version
+    its writers bump, and what else the payload depends on."""
+    stamp = int(obj.created_at.timestamp() * 1e6) if obj.created_at else 0
+    return ":".join(str(p) for p in ("lab", kind, *([table] if table else []), obj.pk, stamp, version, *parts))
+
+
 class Task(models.Model):
     """A task: a prompt template, a kind (classification/generation) and a pool of examples."""
 
@@ -59,9 +67,8 @@ class Task(models.Model):
 
     def cache_key(self, kind, *parts):
         """Cache key of something derived from the examples; changes with every change to them
-        (examples_version). created_at guards against a reused id meeting an old entry."""
-        stamp = int(self.created_at.timestamp() * 1e6) if self.created_at else 0
-        return ":".join(str(p) for p in ("lab", kind, "task", self.pk, stamp, self.examples_version, *parts))
+        (examples_version)."""
+        return versioned_key(kind, "task", self, self.examples_version, *parts)
 
     @classmethod
     def examples_changed(cls, task_ids):
@@ -233,10 +240,8 @@ class Experiment(models.Model):
         return counts
 
     def cache_key(self, kind, *parts):
-        """Cache key of a derived payload; changes when a run changes state (results_version).
-        created_at guards against a reused id (a database reset) meeting an old entry."""
-        stamp = int(self.created_at.timestamp() * 1e6) if self.created_at else 0
-        return ":".join(str(p) for p in ("lab", kind, self.pk, stamp, self.results_version, *parts))
+        """Cache key of a derived payload; changes when a run changes state (results_version)."""
+        return versioned_key(kind, None, self, self.results_version, *parts)
 
 
 class Run(models.Model):

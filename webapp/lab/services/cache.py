@@ -57,6 +57,17 @@ def put(key, value, timeout=None):
         log.warning("cache unreachable (set %s)", key, exc_info=True)
 
 
+def remember(key, compute, timeout=None):
+    """The value under `key`, or `compute()` stored there (for `timeout` seconds; None: the
+    cache's default) when it is missing or the cache is unreachable."""
+    hit = get(key)
+    if hit is not _MISSING:
+        return hit
+    value = compute()
+    put(key, value, timeout)
+    return value
+
+
 def json_bytes(key, compute, store=True):
     """(JSON encoding of `compute()`, cached) with the encoding taken from the cache when
     present. `store` (a bool, or a callable asked only on a miss) says whether the payload

@@ -70,13 +70,7 @@ def describe(experiment):
     """What the experiment page's "What was run" shows (`_describe`), cached under the
     experiment's results version: its config never changes after launch, and the model
     identities its runs recorded change only with a run's state (which bumps the version)."""
-    key = experiment.cache_key("provenance")
-    hit = cache.get(key)
-    if isinstance(hit, dict):
-        return hit
-    described = _describe(experiment)
-    cache.put(key, described)
-    return described
+    return cache.remember(experiment.cache_key("provenance"), lambda: _describe(experiment))
 
 
 def _describe(experiment):

@@ -142,7 +142,8 @@ def run_rows_html(request, exp, can_cancel=True, runs_base=None):
         live = exp.runs.aggregate(unfinished=Count("id", filter=~Q(state__in=Run.FINAL_STATES)),
                                   beat=Max("heartbeat_at"))
         if not live["unfinished"]:
-            html = fragments.cached(done_key, render)
+            html = render()
+            cache.put(done_key, html)  # just read and missing: no second read (fragments.cached)
         else:
             beat = live["beat"].timestamp() if live["beat"] else 0
             html = fragments.cached(exp.cache_key("run-rows-live", mode, beat), render, LIVE_ROWS_SECONDS)

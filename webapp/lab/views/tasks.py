@@ -150,6 +150,9 @@ class ExamplePaginator(Paginator):
         return self._count
 
 
+EXAMPLE_ROWS_SECONDS = 600  # a page of rows, cached per examples version (a crawl of 1,000 pages expires)
+
+
 def hub_form(task, preset):
     """The hub import form, filled in from the task's dataset or its benchmark preset."""
     initial = {"dataset_id": task.hf_dataset, "split": "train"}
@@ -162,15 +165,11 @@ def hub_form(task, preset):
 def edit_forms_html(request, task, preset):
     """The forms that add and import examples (webapp/lab/fragments.py): rendering Django's
     forms costs more than the rest of the page, and they change only with the task."""
-    stamp = int(task.updated_at.timestamp() * 1e6) if task.updated_at else 0
-    html = fragments.cached(task.cache_key("edit-forms", stamp), lambda: render_to_string(
+    html = fragments.cached(task.cache_key("edit-forms", task.updated_at.timestamp()), lambda: render_to_string(
         "lab/_task_edit_forms.html", {"task": task, "example_form": ExampleForm(task=task),
                                       "import_form": ImportFileForm(), "hub_form": hub_form(task, preset),
                                       "csrf_input": fragments.CSRF_PLACEHOLDER}), EXAMPLE_ROWS_SECONDS)
     return fragments.personalise(request, html)
-
-
-EXAMPLE_ROWS_SECONDS = 600  # a page of rows, cached per examples version (a crawl of 1,000 pages expires)
 
 
 def example_rows_html(request, task, page, query, can_edit):
