@@ -72,6 +72,17 @@ def service_env(**extra):
     return env
 
 
+def stop_process(proc, grace=15):
+    """SIGTERM a test's server or worker, SIGKILL it if it is still there after `grace` seconds."""
+    if proc.poll() is None:
+        proc.terminate()
+        try:
+            proc.wait(grace)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
 class CeleryWorker:
     """`celery -A webapp.celery_app worker -Q cpu --concurrency 1 -P solo` as a subprocess;
     `queue="maintenance", beat=True` is the scheduler of Redis mode (beat + the reaper's queue)."""
@@ -100,13 +111,7 @@ class CeleryWorker:
         return self
 
     def stop(self):
-        if self.proc.poll() is None:
-            self.proc.terminate()
-            try:
-                self.proc.wait(15)
-            except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait(10)
+        stop_process(self.proc)
         self._log.close()
 
 
@@ -145,11 +150,7 @@ def embedded_app(tmp_path):
         wait_for(up, 90, interval=0.3, what="the app server")
         yield base, env
     finally:
-        proc.terminate()
-        try:
-            proc.wait(15)
-        except subprocess.TimeoutExpired:
-            proc.kill()
+        stop_process(proc)
         log.close()
 
 

@@ -23,7 +23,7 @@ from webapp.lab.models import Experiment, Run
 from webapp.serve import server_plan
 
 from .conftest import make_task
-from .live import REDIS_URL, ROOT, free_port, app_database_url, redis_client, service_env, wait_for
+from .live import REDIS_URL, ROOT, free_port, app_database_url, redis_client, stop_process, service_env, wait_for
 
 
 def test_server_plan():
@@ -190,11 +190,6 @@ def test_redis_mode_serves_with_several_processes(client, user, tmp_path, settin
             msg = json.loads(ws.recv(timeout=10))
             assert msg["type"] == "event" and msg["run"]["id"] == live.pk and msg["run"]["state"] == "cancelled"
     finally:
-        proc.terminate()
-        try:
-            proc.wait(20)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(10)
+        stop_process(proc, grace=20)
         log.close()
     assert "Traceback" not in (tmp_path / "server.log").read_text()
