@@ -62,6 +62,7 @@ def seed():
 
     from webapp.lab.models import EvalResult, Example, Experiment, LayerSimilarity, MetricPoint, Prediction, Run, \
         RunEvent, Task
+    from webapp.lab.services import snapshots
     from webapp.lab.services.config import build_config
 
     rng = random.Random(0)
@@ -75,13 +76,15 @@ def seed():
     now = timezone.now()
     experiments = []
     for e in range(10):
-        # the config a launch from the form stores (so the page shows it as it would any experiment's)
+        # the config a launch from the form stores, its pools by reference (so the page shows
+        # and parses it as it would any launched experiment's)
         config = build_config(model_name="embedded", train_task=tasks[e], eval_tasks=[], methods=METHODS,
                               n_values=N_VALUES, seeds=SEEDS, icl_demos=None, eval_size=PREDICTIONS,
                               adapter_type="lora", lora_r=8, lora_alpha=8, target_modules=["q_proj", "k_proj", "o_proj"])
         exp = Experiment.objects.create(owner=user, name=f"bench {e}", train_task=tasks[e], methods=METHODS,
                                         n_values=N_VALUES, seeds=SEEDS, eval_size=PREDICTIONS,
-                                        target_modules=["q_proj", "k_proj", "o_proj"], config=config)
+                                        target_modules=["q_proj", "k_proj", "o_proj"],
+                                        config=snapshots.by_reference(config))
         exp.eval_tasks.set([tasks[e]])
         runs = Run.objects.bulk_create(
             Run(experiment=exp, method=m, n=n, seed=s, state="done", stage="done", step=1, total=1,
