@@ -264,7 +264,9 @@
     };
     ws.onmessage = (e) => onMessage(JSON.parse(e.data));
     ws.onclose = (e) => {
-      if (e.code === 4403) { statusEl.textContent = "not allowed"; return; }
+      if (e.code === 4403) {  // refused, or access ended while open (removed from the team, moved, deleted)
+        statusEl.textContent = "no access: reload the page"; statusEl.className = "tag warn"; return;
+      }
       statusEl.textContent = "reconnecting in " + Math.round(backoff / 1000) + " s"; statusEl.className = "tag warn";
       setTimeout(connect, backoff);
       backoff = Math.min(backoff * 2, 30000);

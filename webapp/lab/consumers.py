@@ -23,7 +23,9 @@ def _replay(experiment_id, last_event, last_point):
 
 class ExperimentConsumer(AsyncJsonWebsocketConsumer):
     """Client sends {"type": "resume", "last_event": id, "last_point": id}; server replays
-    newer events/points, then forwards live group messages."""
+    newer events/points, then forwards live group messages. Access is checked on connect
+    and again whenever it may have changed (broadcast.recheck_access): a member removed
+    from the team, or an experiment moved or deleted, is disconnected with code 4403."""
 
     async def connect(self):
         broadcast.register_loop(asyncio.get_running_loop())
@@ -32,13 +34,14 @@ class ExperimentConsumer(AsyncJsonWebsocketConsumer):
         if user is None or not user.is_authenticated or not await _owns(user, self.experiment_id):
             await self.close(code=4403)
             return
-        self.group = broadcast.experiment_group(self.experiment_id)
-        await self.channel_layer.group_add(self.group, self.channel_name)
+        self.groups_joined = [broadcast.experiment_group(self.experiment_id), broadcast.user_group(user.pk)]
+        for group in self.groups_joined:
+            await self.channel_layer.group_add(group, self.channel_name)
         await self.accept()
 
     async def disconnect(self, code):
-        if getattr(self, "group", None):
-            await self.channel_layer.group_discard(self.group, self.channel_name)
+        for group in getattr(self, "groups_joined", []):
+            await self.channel_layer.group_discard(group, self.channel_name)
 
     async def receive_json(self, content, **kwargs):
         if content.get("type") == "resume":
@@ -49,6 +52,11 @@ class ExperimentConsumer(AsyncJsonWebsocketConsumer):
             await self.send_json(await _replay(self.experiment_id, last_event, last_point))
         elif content.get("type") == "ping":
             await self.send_json({"type": "pong"})
+
+    async def access_check(self, message):
+        """Access changed somewhere (broadcast.recheck_access): close unless still allowed."""
+        if not await _owns(self.scope["user"], self.experiment_id):
+            await self.close(code=4403)
 
     async def lab_event(self, message):
         await self.send_json(message["payload"])

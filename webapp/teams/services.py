@@ -9,6 +9,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from webapp.lab.services import broadcast
 from webapp.lab.services.naming import copy_name
 
 from .models import AuditEvent, Membership, ShareLink, Team, hash_token
@@ -143,6 +144,7 @@ def remove_member(actor, membership):
     if membership.role == Membership.OWNER and not _owners_left(team, membership):
         raise TeamError("The last owner cannot leave or be removed: make another member owner first.")
     membership.delete()
+    broadcast.recheck_access(broadcast.user_group(membership.user_id))  # their open live pages
     verb = "leave" if actor.pk == membership.user_id else "remove"
     record(actor, team, verb, membership.user, object_type="user", label=membership.user.username)
     _forget(actor)
@@ -255,6 +257,7 @@ def move_experiment(actor, exp, team):
     exp.team = team
     exp.save(update_fields=["team", "train_task"])
     exp.eval_tasks.set(evals)
+    broadcast.recheck_access(broadcast.experiment_group(exp.pk))  # members of the old team only
     record(actor, team, "move", exp, from_team=old.pk)
     record(actor, old, "move", exp, to_team=team.pk)
 
@@ -287,6 +290,7 @@ def delete_experiment(actor, exp, cancel_run):
     paths = [media / p for p in Artifact.objects.filter(run__experiment=exp).values_list("path", flat=True)]
     with transaction.atomic():
         record(actor, exp.team, "delete", exp, runs=exp.runs.count())
+        broadcast.recheck_access(broadcast.experiment_group(pk))  # nothing left to watch
         exp.delete()
     for path in paths:
         path = path.resolve()

@@ -26,6 +26,28 @@ def experiment_group(experiment_id):
     return f"experiment-{experiment_id}"
 
 
+def user_group(user_id):
+    """Every live connection of one user (whatever experiment it watches)."""
+    return f"user-{user_id}"
+
+
+ACCESS_CHECK = {"type": "access.check"}
+
+
+def recheck_access(*groups):
+    """Once the current transaction commits, ask the live connections in these groups to
+    check again that their user may still read their experiment; those who may not are
+    closed (a removed member, an experiment moved to another team or deleted). Access is
+    checked on connect only otherwise, so without this an open page kept streaming."""
+    from django.db import transaction
+
+    def send_all():
+        for group in groups:
+            send(group, ACCESS_CHECK)
+
+    transaction.on_commit(send_all)
+
+
 def send(group, message):
     layer = get_channel_layer()
     if layer is None:
