@@ -606,7 +606,8 @@ scales with it).
 - Both: a psycopg connection pool per process, Django's middleware and view run in one worker thread per
   request, at most `WEB_THREADS` (default 4) requests per process in Django code at once; results.json,
   per-example JSON, a finished experiment's history and its runs-table rows come from the cache (keyed by
-  the experiment's results version; a running experiment's rows by its latest progress flush, every 0.5 s)
+  the experiment's results version; a running experiment's rows and history by its latest progress flush,
+  every 0.5 s)
   after their first request, a task's pages of examples and its forms too (keyed by its examples version;
   a search is rendered each time); sessions are read from the cache; the task list and the task page read
   each task's stored example counts.

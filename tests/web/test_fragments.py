@@ -86,3 +86,42 @@ def test_what_was_run_is_cached_until_a_run_changes_state(user):
     bump_results_version(exp.pk)  # what lifecycle.set_state does with every state change
     exp.refresh_from_db()
     assert [i["revision"] for i in provenance.describe(exp)["model_identities"]] == ["rev-1"]
+
+
+def test_a_running_experiments_history_is_cached_per_flush_and_follows_each(user):
+    """history.json of a running experiment (the live page's first load) is computed once per
+    progress flush: a repeated request reads no loss point, and a flush through the real
+    recorder shows in the next answer at once, with its point and event."""
+    import json
+
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    from webapp.lab.services.events import ProgressRecorder
+
+    exp = seed_experiment(user, 8)
+    run = exp.runs.filter(state=Run.RUNNING).first() or exp.runs.first()
+    Run.objects.filter(pk=run.pk).update(state=Run.RUNNING, heartbeat_at=timezone.now())
+    run.refresh_from_db()
+    client = _client(user)
+    url = f"/experiments/{exp.pk}/history.json"
+    recorder = ProgressRecorder(run, min_interval=0.0)
+    recorder({"stage": "sft", "step": 11, "total": 40, "values": {"loss": 0.9}})  # after the seeded 0-9
+    first = json.loads(client.get(url).content)
+    assert first["series"][str(run.pk)]["sft/loss"]["values"][-1] == 0.9
+    with CaptureQueriesContext(connection) as queries:
+        again = client.get(url)
+    assert json.loads(again.content) == first and "ETag" not in again  # still changing: no validator
+    assert not any("lab_metricpoint" in q["sql"] for q in queries.captured_queries)
+    recorder({"stage": "sft", "step": 12, "total": 40, "values": {"loss": 0.4}})
+    latest = json.loads(client.get(url).content)
+    assert latest["series"][str(run.pk)]["sft/loss"]["values"][-2:] == [0.9, 0.4]
+    assert latest["last_event"] > first["last_event"] and latest["last_point"] > first["last_point"]
+    assert [r["step"] for r in latest["runs"] if r["id"] == run.pk] == [12]
+    # once every run is final, the finished history (with a validator) replaces the live one
+    Run.objects.filter(experiment=exp).exclude(state__in=Run.FINAL_STATES).update(state=Run.DONE)
+    from webapp.lab.services.events import bump_results_version
+
+    bump_results_version(exp.pk)
+    done = client.get(url)
+    assert "ETag" in done and all(r["state"] in Run.FINAL_STATES for r in json.loads(done.content)["runs"])

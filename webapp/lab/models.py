@@ -243,6 +243,18 @@ class Experiment(models.Model):
         """Cache key of a derived payload; changes when a run changes state (results_version)."""
         return versioned_key(kind, None, self, self.results_version, *parts)
 
+    def live_beat(self):
+        """None when every run is final (what the runs show no longer changes but with a state
+        change, which `cache_key` names); else the runs' latest heartbeat as a number, which
+        every progress flush moves (services/events.ProgressRecorder.flush writes it in the
+        transaction of its points and event): the version of a running experiment's live
+        views (its runs rows, its history). One query."""
+        live = self.runs.aggregate(unfinished=models.Count("id", filter=~models.Q(state__in=Run.FINAL_STATES)),
+                                   beat=models.Max("heartbeat_at"))
+        if not live["unfinished"]:
+            return None
+        return live["beat"].timestamp() if live["beat"] else 0
+
 
 class Run(models.Model):
     """One job: one method at one N with one seed; its live state and heartbeat."""

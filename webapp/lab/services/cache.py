@@ -19,7 +19,7 @@ from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
 
 log = logging.getLogger("webapp.lab")
-_MISSING = object()
+MISSING = _MISSING = object()  # what `get` returns for an absent entry
 
 
 class SharedConnectionPool(redis.ConnectionPool):
@@ -68,15 +68,18 @@ def remember(key, compute, timeout=None):
     return value
 
 
-def json_bytes(key, compute, store=True):
-    """(JSON encoding of `compute()`, cached) with the encoding taken from the cache when
-    present. `store` (a bool, or a callable asked only on a miss) says whether the payload
-    is final and may be cached; `cached` is True for a hit or a stored payload."""
-    hit = get(key)
+def encode(payload):
+    """The compact JSON bytes of a payload (dates and decimals as Django encodes them)."""
+    return json.dumps(payload, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
+
+
+def json_bytes(key, compute, hit=_MISSING):
+    """The JSON encoding of `compute()`, taken from the cache when present, else stored
+    there; `hit`: the entry when the caller has just read it (not read again)."""
+    if hit is _MISSING:
+        hit = get(key)
     if hit is not _MISSING:
-        return hit, True
-    data = json.dumps(compute(), cls=DjangoJSONEncoder, separators=(",", ":")).encode()
-    final = bool(store() if callable(store) else store)
-    if final:
-        put(key, data)
-    return data, final
+        return hit
+    data = encode(compute())
+    put(key, data)
+    return data

@@ -4,32 +4,29 @@ Results and per-example tables only contain finished ("done") runs, and a finish
 experiment's history no longer changes, so these payloads are served from the cache
 (keyed by `Experiment.cache_key`, which changes whenever a run changes state) with an
 ETag: a repeated request costs the session, user and experiment lookups and nothing else.
+A running experiment's history is cached too, briefly and without a validator, per
+progress flush (`Experiment.live_beat`).
 """
 import hashlib
 
 from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, HttpResponseNotModified, JsonResponse
 
-from ..models import Run
 from ..services import cache
 from ..services.compare import compare, per_example
 from ..services.history import full_history
-from .experiments import get_experiment
+from .experiments import LIVE_SECONDS, get_experiment
 
 
-def _json(request, key, compute, store=True):
-    """JSON from the cache (or computed and cached); an ETag when the payload is final.
-    `store`: True, or a callable asked on a cache miss whether the payload is final."""
+def _json(request, key, compute, hit=cache.MISSING):
+    """A final JSON payload from the cache (or computed and cached), with an ETag; `hit`: the
+    entry under `key` when the caller has just read it."""
     etag = f'"{hashlib.sha1(key.encode()).hexdigest()[:20]}"'
-    if store is True and etag in request.headers.get("If-None-Match", ""):
+    if etag in request.headers.get("If-None-Match", ""):
         response = HttpResponseNotModified()
     else:
-        body, final = cache.json_bytes(key, compute, store=store)
-        response = HttpResponse(body, content_type="application/json")
-        if not final:
-            etag = None  # still changing: no validator
-    if etag:
-        response["ETag"] = etag
+        response = HttpResponse(cache.json_bytes(key, compute, hit=hit), content_type="application/json")
+    response["ETag"] = etag
     response["Cache-Control"] = "private, no-cache"  # the browser revalidates with the ETag
     return response
 
@@ -54,12 +51,21 @@ def examples_json(request, pk):
 
 def history_response(request, exp):
     """Cached once every run is final (the cache is checked first: an entry exists only for a
-    finished experiment at this results version, so a hit needs no further query)."""
-
-    def finished():
-        return not exp.runs.exclude(state__in=Run.FINAL_STATES).exists()
-
-    return _json(request, exp.cache_key("history"), lambda: full_history(exp), store=finished)
+    finished experiment at this results version, so a hit needs no further query); while
+    runs are live, cached briefly per progress flush (`Experiment.live_beat`), like the
+    runs rows, and served without a validator."""
+    key = exp.cache_key("history")
+    hit = cache.get(key)
+    if hit is cache.MISSING:
+        beat = exp.live_beat()
+        if beat is not None:
+            body = cache.remember(exp.cache_key("history-live", beat), lambda: cache.encode(full_history(exp)),
+                                  LIVE_SECONDS)
+            response = HttpResponse(body, content_type="application/json")
+            response["Cache-Control"] = "private, no-cache"
+            return response
+    # every run final at this results version (a run that starts again bumps it: a new key)
+    return _json(request, key, lambda: full_history(exp), hit=hit)
 
 
 def results_response(request, exp):

@@ -3,7 +3,7 @@ from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.db import IntegrityError
-from django.db.models import Count, Max, Prefetch, Q
+from django.db.models import Count, Prefetch
 from django.http import FileResponse, Http404, HttpResponseNotFound
 from django.shortcuts import get_object_or_404, redirect, render
 from django.template.defaultfilters import pluralize
@@ -118,7 +118,7 @@ LOST_ATTEMPTS = Prefetch("events", to_attr="lost_attempts", queryset=RunEvent.ob
 
 
 RUNS_BASE_PLACEHOLDER = "@@runs-base@@"
-LIVE_ROWS_SECONDS = 60  # a running experiment's rows, cached per heartbeat: kept only briefly
+LIVE_SECONDS = 60  # a running experiment's rows and history, cached per heartbeat: kept only briefly
 
 
 def run_rows_html(request, exp, can_cancel=True, runs_base=None):
@@ -139,14 +139,12 @@ def run_rows_html(request, exp, can_cancel=True, runs_base=None):
     done_key = exp.cache_key("run-rows", mode)
     html = cache.get(done_key)  # only ever stored for a finished experiment, at this results version
     if not isinstance(html, str):
-        live = exp.runs.aggregate(unfinished=Count("id", filter=~Q(state__in=Run.FINAL_STATES)),
-                                  beat=Max("heartbeat_at"))
-        if not live["unfinished"]:
+        beat = exp.live_beat()
+        if beat is None:
             html = render()
             cache.put(done_key, html)  # just read and missing: no second read (fragments.cached)
         else:
-            beat = live["beat"].timestamp() if live["beat"] else 0
-            html = fragments.cached(exp.cache_key("run-rows-live", mode, beat), render, LIVE_ROWS_SECONDS)
+            html = fragments.cached(exp.cache_key("run-rows-live", mode, beat), render, LIVE_SECONDS)
     return fragments.personalise(request, html, **{RUNS_BASE_PLACEHOLDER: runs_base or f"/experiments/{exp.pk}/runs/"})
 
 
