@@ -1,5 +1,6 @@
 """An open live page loses its stream the moment its user loses access: a member removed
-from the team, an experiment moved to a team the member is not in, or deleted. Before,
+from the team, an experiment moved to a team the member is not in, or deleted, a user
+deactivated or deleted. Before,
 access was checked on connect only, so an already-open page kept streaming the team's
 runs. Real consumers on the app's channel layer; the writes go through the teams services."""
 import pytest
@@ -118,3 +119,22 @@ async def test_a_role_change_keeps_the_stream():
     await sync_to_async(services.change_role)(owner, membership, Membership.EDITOR)
     assert await _still_streams(watching, run, 5)
     await watching.disconnect()
+
+
+async def test_a_deactivated_user_is_disconnected():
+    owner, member, _, _, exp, run = await _world()
+    watching_member, watching_owner = await _open(exp, member), await _open(exp, owner)
+    member.is_active = False
+    await sync_to_async(member.save)()  # as the admin's "active" box does
+    assert await _closed_with(watching_member) == 4403
+    assert await _still_streams(watching_owner, run, 6)
+    await watching_owner.disconnect()
+
+
+async def test_a_deleted_user_is_disconnected():
+    owner, member, _, _, exp, run = await _world()
+    watching_member, watching_owner = await _open(exp, member), await _open(exp, owner)
+    await sync_to_async(member.delete)()
+    assert await _closed_with(watching_member) == 4403
+    assert await _still_streams(watching_owner, run, 7)
+    await watching_owner.disconnect()

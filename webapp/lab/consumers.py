@@ -9,9 +9,14 @@ from .services import broadcast
 
 @database_sync_to_async
 def _owns(user, experiment_id):
+    """May this (still active) user read the experiment? Read from the database each time:
+    the connection's user object is the one of the handshake."""
+    from django.contrib.auth import get_user_model
+
     from webapp.teams.permissions import readable_experiments
 
-    return readable_experiments(user).filter(pk=experiment_id).exists()
+    return (get_user_model().objects.filter(pk=user.pk, is_active=True).exists()
+            and readable_experiments(user).filter(pk=experiment_id).exists())
 
 
 @database_sync_to_async
