@@ -30,7 +30,8 @@ class ExperimentConsumer(AsyncJsonWebsocketConsumer):
     """Client sends {"type": "resume", "last_event": id, "last_point": id}; server replays
     newer events/points, then forwards live group messages. Access is checked on connect
     and again whenever it may have changed (broadcast.recheck_access): a member removed
-    from the team, or an experiment moved or deleted, is disconnected with code 4403."""
+    from the team, an experiment moved or deleted, a user deactivated or deleted: the
+    connection is closed with code 4403."""
 
     async def connect(self):
         broadcast.register_loop(asyncio.get_running_loop())

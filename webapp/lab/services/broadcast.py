@@ -37,7 +37,8 @@ ACCESS_CHECK = {"type": "access.check"}
 def recheck_access(*groups):
     """Once the current transaction commits, ask the live connections in these groups to
     check again that their user may still read their experiment; those who may not are
-    closed (a removed member, an experiment moved to another team or deleted). Access is
+    closed (a removed member, an experiment moved to another team or deleted, a user
+    deactivated or deleted). Access is
     checked on connect only otherwise, so without this an open page kept streaming."""
     from django.db import transaction
 
