@@ -432,12 +432,12 @@ def reference_workload_ms(repeats=5):
     for _ in range(repeats):
         t0 = time.process_time()
         for _ in range(200):
-            html = "".join(f"<tr><td>{r['name']}</td><td>{r['value']:.2f}</td><td>{', '.join(r['tags'])}</td></tr>"
-                           for r in rows)
+            "".join(f"<tr><td>{r['name']}</td><td>{r['value']:.2f}</td><td>{', '.join(r['tags'])}</td></tr>"
+                    for r in rows)
             json.loads(json.dumps(rows))
             sum(len(k) for r in rows for k in r)
         best = min(best, (time.process_time() - t0) * 1000)
-    return round(best, 1) if html else None
+    return round(best, 1)
 
 
 def main(argv=None):
@@ -518,8 +518,8 @@ def _mode_name(r):
     return f"Redis mode ({r['processes']} uvicorn processes)"
 
 
-def _mean_single(r):
-    return sum(p["p50_ms"] for p in r["single_client"].values()) / len(r["single_client"])
+def _mean_p50(pages):
+    return sum(p["p50_ms"] for p in pages.values()) / len(pages)
 
 
 def _markdown(summary, urls, args):
@@ -563,12 +563,11 @@ def _markdown(summary, urls, args):
             for name in urls if name in res[0]["pages"] and name in res[1]["pages"]) + "."
     why = []
     for r in res:
-        mean = sum(p["p50_ms"] for p in r["pages"].values()) / len(r["pages"])
         total = r["server_cpu_ms_per_request"] + r["client_cpu_ms_per_request"] + sum(
             r["other_cpu_ms_per_request"].values())
         why.append(f"{_mode_name(r)}: {r['clients']} clients / {r['throughput_rps']} requests/s = "
                    f"{1000 * r['clients'] / r['throughput_rps']:.0f} ms per request in the loop (the pages' p50s "
-                   f"average {mean:.0f} ms), against {_mean_single(r):.1f} ms for one client alone; all the "
+                   f"average {_mean_p50(r['pages']):.0f} ms), against {_mean_p50(r['single_client']):.1f} ms for one client alone; all the "
                    f"measured processes together used {total:.1f} ms of CPU per request, "
                    f"{r['throughput_rps'] * total / 1000:.2f} of the 2 cores' time per second"
                    + (f" (the one server process, one GIL, can use at most one core: it used "

@@ -59,12 +59,12 @@ def prepare():
             conn.close_pool()  # uvicorn's worker processes open their own pools
 
 
-def server_plan(settings):
-    """("uvicorn", 1) in embedded mode (the in-memory channel layer and the worker thread
-    live in that one process), ("uvicorn", WEB_CONCURRENCY) in Redis mode."""
+def web_processes(settings):
+    """uvicorn's worker processes: 1 in embedded mode (the in-memory channel layer and the
+    worker thread live in that one process), WEB_CONCURRENCY in Redis mode."""
     if settings.EMBEDDED_MODE:
-        return "uvicorn", 1
-    return "uvicorn", max(1, int(settings.WEB_CONCURRENCY))
+        return 1
+    return max(1, int(settings.WEB_CONCURRENCY))
 
 
 def serve_uvicorn(host, port, processes):
@@ -87,7 +87,7 @@ def main(argv=None):
 
     host = os.environ.get("HOST", "127.0.0.1")
     port = int(settings.PORT)
-    _, processes = server_plan(settings)
+    processes = web_processes(settings)
     if settings.LAB_EXECUTOR == "thread":
         from webapp.lab.services.embedded_worker import start
         from webapp.lab.services.reaper import start_periodic_reaper

@@ -20,16 +20,16 @@ from django.db import connection
 from django.utils import timezone
 
 from webapp.lab.models import Experiment, Run
-from webapp.serve import server_plan
+from webapp.serve import web_processes
 
 from .conftest import make_task
 from .live import REDIS_URL, ROOT, free_port, app_database_url, redis_client, stop_process, service_env, wait_for
 
 
-def test_server_plan():
-    assert server_plan(SimpleNamespace(EMBEDDED_MODE=True, WEB_CONCURRENCY=8)) == ("uvicorn", 1)
-    assert server_plan(SimpleNamespace(EMBEDDED_MODE=False, WEB_CONCURRENCY=3)) == ("uvicorn", 3)
-    assert server_plan(SimpleNamespace(EMBEDDED_MODE=False, WEB_CONCURRENCY=0)) == ("uvicorn", 1)
+def test_web_processes():
+    assert web_processes(SimpleNamespace(EMBEDDED_MODE=True, WEB_CONCURRENCY=8)) == 1
+    assert web_processes(SimpleNamespace(EMBEDDED_MODE=False, WEB_CONCURRENCY=3)) == 3
+    assert web_processes(SimpleNamespace(EMBEDDED_MODE=False, WEB_CONCURRENCY=0)) == 1
 
 
 def test_worker_socket_gets_tcp_nodelay():

@@ -1,7 +1,7 @@
 """Database tables: tasks and their examples, experiments, runs and their results."""
 from django.conf import settings
 from django.db import models, transaction
-from django.db.models import Count, F, Q
+from django.db.models import Count, F, Max, Q
 from django.utils import timezone
 
 from . import defaults
@@ -248,9 +248,9 @@ class Experiment(models.Model):
         change, which `cache_key` names); else the runs' latest heartbeat as a number, which
         every progress flush moves (services/events.ProgressRecorder.flush writes it in the
         transaction of its points and event): the version of a running experiment's live
-        views (its runs rows, its history). One query."""
-        live = self.runs.aggregate(unfinished=models.Count("id", filter=~models.Q(state__in=Run.FINAL_STATES)),
-                                   beat=models.Max("heartbeat_at"))
+        views (services/cache.by_progress). One query."""
+        live = self.runs.aggregate(unfinished=Count("id", filter=~Q(state__in=Run.FINAL_STATES)),
+                                   beat=Max("heartbeat_at"))
         if not live["unfinished"]:
             return None
         return live["beat"].timestamp() if live["beat"] else 0

@@ -1,6 +1,7 @@
-"""Cache of derived payloads (results.json, a finished experiment's history, per-example
+"""Cache of derived payloads (results.json, an experiment's history and runs rows, per-example
 tables), keyed by `Experiment.cache_key` (which changes whenever one of the experiment's
-runs changes state, see `lifecycle.set_state`).
+runs changes state, see `lifecycle.set_state`), a running experiment's also by its latest
+progress flush (`by_progress`).
 
 The cache is an optimisation only: when it is unreachable (Redis down) the payload is
 computed from the database as if the entry were missing, and nothing fails.
@@ -19,7 +20,8 @@ from django.core.cache import cache
 from django.core.serializers.json import DjangoJSONEncoder
 
 log = logging.getLogger("webapp.lab")
-MISSING = _MISSING = object()  # what `get` returns for an absent entry
+_MISSING = object()
+LIVE_SECONDS = 60  # a running experiment's live payloads, cached per progress flush: kept only briefly
 
 
 class SharedConnectionPool(redis.ConnectionPool):
@@ -73,13 +75,18 @@ def encode(payload):
     return json.dumps(payload, cls=DjangoJSONEncoder, separators=(",", ":")).encode()
 
 
-def json_bytes(key, compute, hit=_MISSING):
-    """The JSON encoding of `compute()`, taken from the cache when present, else stored
-    there; `hit`: the entry when the caller has just read it (not read again)."""
-    if hit is _MISSING:
-        hit = get(key)
+def by_progress(experiment, kind, compute, *parts):
+    """(payload, final) for a payload of the experiment's runs as they stand. While every run is
+    final it is cached under the results version (`Experiment.cache_key`, bumped by every state
+    change; a hit needs no query) and final; while a run is live, briefly under the latest
+    progress flush too (`Experiment.live_beat`), so that it is never behind the database."""
+    key = experiment.cache_key(kind, *parts)
+    hit = get(key)
     if hit is not _MISSING:
-        return hit
-    data = encode(compute())
-    put(key, data)
-    return data
+        return hit, True
+    beat = experiment.live_beat()
+    if beat is None:
+        payload = compute()
+        put(key, payload)
+        return payload, True
+    return remember(experiment.cache_key(f"{kind}-live", *parts, beat), compute, LIVE_SECONDS), False

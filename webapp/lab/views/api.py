@@ -5,7 +5,7 @@ experiment's history no longer changes, so these payloads are served from the ca
 (keyed by `Experiment.cache_key`, which changes whenever a run changes state) with an
 ETag: a repeated request costs the session, user and experiment lookups and nothing else.
 A running experiment's history is cached too, briefly and without a validator, per
-progress flush (`Experiment.live_beat`).
+progress flush (services/cache.by_progress).
 """
 import hashlib
 
@@ -15,20 +15,25 @@ from django.http import HttpResponse, HttpResponseNotModified, JsonResponse
 from ..services import cache
 from ..services.compare import compare, per_example
 from ..services.history import full_history
-from .experiments import LIVE_SECONDS, get_experiment
+from .experiments import get_experiment
 
 
-def _json(request, key, compute, hit=cache.MISSING):
-    """A final JSON payload from the cache (or computed and cached), with an ETag; `hit`: the
-    entry under `key` when the caller has just read it."""
+def _json(request, key, body):
+    """The response for a final payload cached under `key`, with an ETag the browser
+    revalidates with: 304 when it holds it, else the JSON bytes `body()` gives."""
     etag = f'"{hashlib.sha1(key.encode()).hexdigest()[:20]}"'
     if etag in request.headers.get("If-None-Match", ""):
         response = HttpResponseNotModified()
     else:
-        response = HttpResponse(cache.json_bytes(key, compute, hit=hit), content_type="application/json")
+        response = HttpResponse(body(), content_type="application/json")
     response["ETag"] = etag
     response["Cache-Control"] = "private, no-cache"  # the browser revalidates with the ETag
     return response
+
+
+def _cached_json(request, key, compute):
+    """A final payload from the cache (or computed, encoded and cached) as `_json`."""
+    return _json(request, key, lambda: cache.remember(key, lambda: cache.encode(compute())))
 
 
 @login_required
@@ -50,26 +55,19 @@ def examples_json(request, pk):
 # (the pages above, and the share-link routes of webapp/teams)
 
 def history_response(request, exp):
-    """Cached once every run is final (the cache is checked first: an entry exists only for a
-    finished experiment at this results version, so a hit needs no further query); while
-    runs are live, cached briefly per progress flush (`Experiment.live_beat`), like the
-    runs rows, and served without a validator."""
-    key = exp.cache_key("history")
-    hit = cache.get(key)
-    if hit is cache.MISSING:
-        beat = exp.live_beat()
-        if beat is not None:
-            body = cache.remember(exp.cache_key("history-live", beat), lambda: cache.encode(full_history(exp)),
-                                  LIVE_SECONDS)
-            response = HttpResponse(body, content_type="application/json")
-            response["Cache-Control"] = "private, no-cache"
-            return response
-    # every run final at this results version (a run that starts again bumps it: a new key)
-    return _json(request, key, lambda: full_history(exp), hit=hit)
+    """Cached by the experiment's progress (services/cache.by_progress): once every run is
+    final under its results version, with an ETag; while runs are live, briefly per progress
+    flush, without a validator."""
+    body, final = cache.by_progress(exp, "history", lambda: cache.encode(full_history(exp)))
+    if final:
+        return _json(request, exp.cache_key("history"), lambda: body)
+    response = HttpResponse(body, content_type="application/json")
+    response["Cache-Control"] = "private, no-cache"
+    return response
 
 
 def results_response(request, exp):
-    return _json(request, exp.cache_key("results"), lambda: compare(exp))
+    return _cached_json(request, exp.cache_key("results"), lambda: compare(exp))
 
 
 def examples_response(request, exp):
@@ -97,7 +95,7 @@ def examples_response(request, exp):
         return payload
 
     try:
-        return _json(request, exp.cache_key("examples", task_hash, n, seed), compute)
+        return _cached_json(request, exp.cache_key("examples", task_hash, n, seed), compute)
     except LookupError:
         return JsonResponse({"field": "eval_task,n,seed", "error": f"this experiment has no result for eval_task={task[:120]!r}, n={n}, "
                                       f"seed={seed}; choose one listed in results.json"}, status=404)

@@ -118,15 +118,14 @@ LOST_ATTEMPTS = Prefetch("events", to_attr="lost_attempts", queryset=RunEvent.ob
 
 
 RUNS_BASE_PLACEHOLDER = "@@runs-base@@"
-LIVE_SECONDS = 60  # a running experiment's rows and history, cached per heartbeat: kept only briefly
 
 
 def run_rows_html(request, exp, can_cancel=True, runs_base=None):
-    """The rows of the runs table (webapp/lab/fragments.py). A finished experiment's rows are
-    cached under its results version (bumped by every run state change); a running one's
-    also under its runs' latest heartbeat (written by every progress flush), so a cached
-    row is never behind the database. The adapter link takes this page's runs URL
-    (`runs_base`: a share link's own prefix, so that the token never enters the cache).
+    """The rows of the runs table (webapp/lab/fragments.py), cached by the experiment's
+    progress (services/cache.by_progress: a finished experiment's under its results version,
+    a running one's also under its latest progress flush, never behind the database). The
+    adapter link takes this page's runs URL (`runs_base`: a share link's own prefix, so that
+    the token never enters the cache).
     Readers who cannot cancel get rows without cancel forms."""
     mode = "rw" if can_cancel else "ro"
 
@@ -136,15 +135,7 @@ def run_rows_html(request, exp, can_cancel=True, runs_base=None):
             "max_attempts": settings.LAB_MAX_ATTEMPTS, "csrf_input": fragments.CSRF_PLACEHOLDER,
             "can_cancel": can_cancel, "runs_base": RUNS_BASE_PLACEHOLDER})
 
-    done_key = exp.cache_key("run-rows", mode)
-    html = cache.get(done_key)  # only ever stored for a finished experiment, at this results version
-    if not isinstance(html, str):
-        beat = exp.live_beat()
-        if beat is None:
-            html = render()
-            cache.put(done_key, html)  # just read and missing: no second read (fragments.cached)
-        else:
-            html = fragments.cached(exp.cache_key("run-rows-live", mode, beat), render, LIVE_SECONDS)
+    html, _ = cache.by_progress(exp, "run-rows", render, mode)
     return fragments.personalise(request, html, **{RUNS_BASE_PLACEHOLDER: runs_base or f"/experiments/{exp.pk}/runs/"})
 
 

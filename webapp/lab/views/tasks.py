@@ -125,7 +125,7 @@ def task_detail(request, pk):
         "query": query,
         "n_examples": task.n_pool + task.n_eval,
         "n_pool": task.n_pool,
-        "hub_form": hub_form(task, p),
+        "hub_form": hub_form(task, p) if task.needs_hub and can_edit else None,  # the rest: edit_forms_html
         "preset": p,
         "local_models": local_models(),
         "preview_model": request.GET.get("model") or "embedded",
