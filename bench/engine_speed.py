@@ -62,7 +62,7 @@ def micro_benchmarks() -> dict:
     from workers.engine.adapters import attach_adapter, detach_adapter
     from workers.engine.config import load_config
     from workers.engine.losses import ce_loss, ia2_loss
-    from workers.engine.models import load_model
+    from workers.engine.model_loading import load_model
     from workers.engine.progress import Reporter
     from workers.engine.runner import resolve_tasks
     from workers.engine.scoring import score_label_set

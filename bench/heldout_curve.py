@@ -9,7 +9,7 @@ import time
 
 from bench.webcommon import update_benchmarks_md
 from workers.engine.heldout_eval import KS, heldout_icl_curve
-from workers.engine.models import EMBEDDED_DIR
+from workers.engine.model_loading import EMBEDDED_DIR
 
 
 def main() -> None:

@@ -38,7 +38,7 @@ STAGES = {"sft": ["sft"], "ia2": ["ia2"], "ia2-sft": ["ia2", "sft"]}
 
 @dataclass
 class Setup:
-    lm: object            # workers.engine.models.LoadedModel
+    lm: object            # workers.engine.model_loading.LoadedModel
     task: object
     n: int
     seed: int
@@ -232,7 +232,7 @@ class ReferenceRun:
         return {**out, "timings": self.timings}
 
     def _adapter(self):
-        from workers.engine.settings import AdapterSettings
+        from workers.engine.training_settings import AdapterSettings
 
         return AdapterSettings()
 

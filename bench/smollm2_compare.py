@@ -24,7 +24,7 @@ TITLE = "SmolLM2: standard comparison"
 
 def where(device: str, dtype: str) -> tuple:
     """(CPU or CUDA for the section title, the device in words) for the device the engine will pick."""
-    from workers.engine.models import pick_device, pick_dtype
+    from workers.engine.model_loading import pick_device, pick_dtype
 
     dev = pick_device(device)
     return ("CUDA" if dev.startswith("cuda") else "CPU"), device_words(dev, pick_dtype(dev, dtype))

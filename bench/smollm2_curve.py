@@ -15,7 +15,7 @@ from pathlib import Path
 
 from bench.webcommon import update_benchmarks_md
 from workers.engine.kshot import counterbalanced
-from workers.engine.models import load_model
+from workers.engine.model_loading import load_model
 from workers.engine.tasks import get_task
 
 GROUPS = {

@@ -8,7 +8,7 @@ import time
 
 import torch
 
-from workers.engine.models import load_model
+from workers.engine.model_loading import load_model
 
 
 def measure(name: str, batch: int = 8, length: int = 64, repeats: int = 3) -> dict:

@@ -2,7 +2,7 @@
 embedded model, loaded once per session."""
 import pytest
 
-from workers.engine.models import load_model
+from workers.engine.model_loading import load_model
 
 from .tiny_models import FAMILIES, save_tiny_model
 

@@ -7,7 +7,7 @@ import pytest
 
 from workers.engine.config import parse_config
 from workers.engine.errors import ConfigError, ModelLoadError
-from workers.engine.models import load_tokenizer
+from workers.engine.model_loading import load_tokenizer
 from workers.engine.tasks import get_task, task_from_dict
 from workers.engine.validation import check_config
 

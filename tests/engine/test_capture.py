@@ -5,7 +5,7 @@ import torch
 
 from workers.engine.architecture import attention_modules
 from workers.engine.capture import ActivationCapture
-from workers.engine.models import load_model
+from workers.engine.model_loading import load_model
 from workers.engine.sequences import build_batch, encode_prompts
 
 from .tiny_models import FAMILIES

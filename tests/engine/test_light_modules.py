@@ -4,8 +4,8 @@ what check_config checks target_modules against) are exactly the layers of the l
 import pytest
 
 from workers.engine.adapters import linear_module_names as loaded_names
-from workers.engine.light import linear_module_names, load_light
-from workers.engine.models import load_model
+from workers.engine.model_info import linear_module_names, load_light
+from workers.engine.model_loading import load_model
 from workers.engine.validation import check_config
 
 from .tiny_models import FAMILIES

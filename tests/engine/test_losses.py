@@ -11,10 +11,10 @@ from workers.engine.adapters import attach_adapter, detach_adapter
 from workers.engine.architecture import attention_modules
 from workers.engine.capture import ActivationCapture
 from workers.engine.losses import TrainItem, _batch, ce_loss, ia2_loss, teacher_acts
-from workers.engine.models import load_model
+from workers.engine.model_loading import load_model
 from workers.engine.progress import Reporter
 from workers.engine.sequences import answer_logits, encode_prompts
-from workers.engine.settings import AdapterSettings, TrainingSettings
+from workers.engine.training_settings import AdapterSettings, TrainingSettings
 from workers.engine.training import StageTrainer
 
 PROMPTS = ["Text:a cat\nLabel:", "Text:the old pear tree\nLabel:", "Text:my drum\nLabel:", "Text:x\nLabel:"]

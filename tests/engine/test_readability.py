@@ -5,7 +5,7 @@ import sys
 
 import pytest
 
-from workers.engine.light import load_light
+from workers.engine.model_info import load_light
 from workers.engine.readability import readability
 from workers.engine.tasks import get_task, task_from_dict
 

@@ -4,7 +4,7 @@ the same tokens as re-running the full sequence each step."""
 import torch
 
 from workers.engine.generation import greedy_generate
-from workers.engine.models import load_model
+from workers.engine.model_loading import load_model
 from workers.engine.scoring import score_label_set
 
 PROMPTS = ["Text:a cat\nLabel:yes\n\nText:the pear\nLabel:", "Text:my drum\nLabel:", "Text:i got a new owl\nLabel:"]

@@ -9,7 +9,7 @@ import pytest
 import torch
 
 from workers.engine.answers import answer_pass
-from workers.engine.models import load_model, load_tokenizer
+from workers.engine.model_loading import load_model, load_tokenizer
 from workers.engine.prefix import common_prefix_length
 from workers.engine.scoring import score_label_set
 from workers.engine.tasks import Example, Task, icl_prompt

@@ -15,7 +15,7 @@ from workers.engine.gguf_convert import converted_dir
 from workers.engine.icl_work import clear_memory_cache
 from workers.engine.kshot import counterbalanced, kshot_prompts
 from workers.engine.local_models import get_local_model, shipped_gguf_path
-from workers.engine.models import load_model, resolve_model_path
+from workers.engine.model_loading import load_model, resolve_model_path
 from workers.engine.plan import RunKey
 from workers.engine.runner import execute_run
 from workers.engine.scoring import score_label_set

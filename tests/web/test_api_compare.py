@@ -10,7 +10,7 @@ import json
 import pytest
 from django.test import Client
 
-from webapp.lab.services import comparisons, exports
+from webapp.lab.services import cross_experiment, exports
 
 from .test_api import Api
 from .test_compare import A_RIGHT, B_RIGHT, make_result, world  # noqa: F401 (world: the fixture)
@@ -55,7 +55,7 @@ def test_paired_statistics_are_the_services(world):  # noqa: F811
     answer = api.get("/comparisons/paired/", a="sft", b="icl")
     assert answer.status_code == 200, answer.content
     body = answer.json()
-    service = comparisons.paired(comparisons.select(world["alice"], comparisons.parse({})), "sft", "icl")
+    service = cross_experiment.paired(cross_experiment.select(world["alice"], cross_experiment.parse({})), "sft", "icl")
     assert body == json.loads(json.dumps(service))  # every number, as the page shows it
     first, second = body["pairs"]
     assert first["agreement"] == {"both": 5, "only_a": 10, "only_b": 1, "neither": 4}
@@ -67,7 +67,7 @@ def test_paired_statistics_are_the_services(world):  # noqa: F811
     assert [p["seed"] for p in api.get("/comparisons/paired/", a="sft", b="icl", seed="1").json()["pairs"]] == [1]
     r = api.get("/comparisons/paired/", a="sft")
     assert r.status_code == 422 and r.json()["errors"] == {
-        "b": [f"required: choose a method, one of {', '.join(comparisons.METHODS)}"]}
+        "b": [f"required: choose a method, one of {', '.join(cross_experiment.METHODS)}"]}
     r = api.get("/comparisons/paired/", a="sft", b="sft")
     assert r.status_code == 422 and "choose two different methods" in r.json()["errors"]["b"][0]
 
@@ -82,7 +82,7 @@ def test_per_example_diff_pages_by_limit_and_offset(world):  # noqa: F811
     assert body["total"] == 20 and [c["label"] for c in body["columns"]] == ["ICL", "SFT"]
     assert body["items"][0]["cells"][1] == {"correct": True, "confidence": 0.8, "predicted": "positive",
                                             "method": "sft"}
-    page = comparisons.per_example(comparisons.select(world["alice"], comparisons.parse({})), "", "a_right_b_wrong",
+    page = cross_experiment.per_example(cross_experiment.select(world["alice"], cross_experiment.parse({})), "", "a_right_b_wrong",
                                    "sft", "icl")
     assert body["items"] == json.loads(json.dumps(page["examples"]))  # the page's rows
     # 60 examples: the API's one pagination
@@ -99,7 +99,7 @@ def test_per_example_diff_pages_by_limit_and_offset(world):  # noqa: F811
 def test_facets_list_only_the_users_teams(world):  # noqa: F811
     make_result(world["e1"], world["task"], "icl", 2, 3, [1, 0])
     body = Api(world["alice"]).get("/comparisons/facets/").json()
-    assert body == json.loads(json.dumps(comparisons.facets(world["alice"])))
+    assert body == json.loads(json.dumps(cross_experiment.facets(world["alice"])))
     assert (body["method"], body["n"], body["seed"], body["train_task"]) == (["icl"], [2], [3], ["sent"])
     assert world["foreign"].pk not in [e["id"] for e in body["experiment"]]
 

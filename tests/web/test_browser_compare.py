@@ -1,6 +1,6 @@
 """Browser test of /compare/ (Playwright + Chromium, the real app server of test_browser.py
 on a fresh SQLite database, seeded with two experiments of known results): the metrics
-table, the four charts (drawn by static/lab/crosscompare.js, no CSP violation), the paired
+table, the four charts (drawn by static/lab/cross_experiment_charts.js, no CSP violation), the paired
 statistics, the per-example table, the provenance warning, and a chart downloaded as SVG
 and as PNG through plotly's own export. Screenshot: test-output/browser/compare.png."""
 

@@ -131,10 +131,10 @@ def test_paired_statistics_on_a_constructed_case(world):
     # seed 2: scored on other examples -> no pair
     make_result(e1, task, "sft", 4, 2, [1, 1], inputs=["x", "y"])
     make_result(e1, task, "icl", 4, 2, [1, 1], inputs=["p", "q"])
-    from webapp.lab.services import comparisons
+    from webapp.lab.services import cross_experiment
 
-    selection = comparisons.select(world["alice"], comparisons.parse({"a": "sft", "b": "icl"}))
-    result = comparisons.paired(selection, "sft", "icl")
+    selection = cross_experiment.select(world["alice"], cross_experiment.parse({"a": "sft", "b": "icl"}))
+    result = cross_experiment.paired(selection, "sft", "icl")
     first, second = result["pairs"]
     assert first["agreement"] == {"both": 5, "only_a": 10, "only_b": 1, "neither": 4}
     assert first["mcnemar_p"] == pytest.approx(2 * (1 + 11) / 2 ** 11)  # 2 P(X <= 1), X ~ Bin(11, 1/2)
@@ -164,7 +164,7 @@ def test_paired_statistics_on_a_constructed_case(world):
 
     key = next(k for k in cache._cache if ":paired:" in k)  # locmem: the stored entries
     assert key
-    again = comparisons.paired(selection, "sft", "icl")
+    again = cross_experiment.paired(selection, "sft", "icl")
     assert again["pairs"][0]["accuracy_ci"] == first["accuracy_ci"]
 
 
@@ -172,23 +172,23 @@ def test_per_example_diff_filters_and_pages(world):
     c, e1, task = world["client"], world["e1"], world["task"]
     make_result(e1, task, "sft", 4, 0, A_RIGHT)
     make_result(e1, task, "icl", 4, 0, B_RIGHT)
-    from webapp.lab.services import comparisons
+    from webapp.lab.services import cross_experiment
 
-    selection = comparisons.select(world["alice"], comparisons.parse({}))
-    table = comparisons.per_example(selection, show="a_right_b_wrong", a="sft", b="icl")
+    selection = cross_experiment.select(world["alice"], cross_experiment.parse({}))
+    table = cross_experiment.per_example(selection, show="a_right_b_wrong", a="sft", b="icl")
     assert [e["index"] for e in table["examples"]] == list(range(5, 15))
     assert [col["label"] for col in table["columns"]] == ["ICL", "SFT"]
-    assert comparisons.per_example(selection, show="disagree")["matching"] == 11
-    assert [e["index"] for e in comparisons.per_example(selection, show="a_wrong_b_right", a="sft", b="icl")
+    assert cross_experiment.per_example(selection, show="disagree")["matching"] == 11
+    assert [e["index"] for e in cross_experiment.per_example(selection, show="a_wrong_b_right", a="sft", b="icl")
             ["examples"]] == [15]
-    assert comparisons.per_example(selection, show="all_wrong")["matching"] == 4
+    assert cross_experiment.per_example(selection, show="all_wrong")["matching"] == 4
     page = c.get("/compare/?a=sft&b=icl&show=a_right_b_wrong").content.decode()
     assert "10 of 20 examples" in page and "example 7" in page and "example 16" not in page
     # pagination: 60 examples, 50 a page
     e2 = world["e2"]
     make_result(e2, task, "sft", 4, 0, [1] * 60)
-    sel = comparisons.select(world["alice"], comparisons.parse({"experiment": str(e2.pk)}))
-    assert comparisons.per_example(sel, page=2)["examples"][0]["index"] == 50
+    sel = cross_experiment.select(world["alice"], cross_experiment.parse({"experiment": str(e2.pk)}))
+    assert cross_experiment.per_example(sel, page=2)["examples"][0]["index"] == 50
     page2 = c.get(f"/compare/?experiment={e2.pk}&page=2").content.decode()
     assert "page 2 of 2" in page2 and "← previous" in page2
 

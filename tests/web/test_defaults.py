@@ -11,7 +11,7 @@ import pytest
 from webapp.lab.experiment_form import ExperimentForm
 from webapp.lab.models import METHOD_CHOICES, Experiment, Task
 from workers.engine import config as engine_config
-from workers.engine.settings import AdapterSettings, TrainingSettings
+from workers.engine.training_settings import AdapterSettings, TrainingSettings
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -96,7 +96,7 @@ def test_spread_over_seeds_is_the_sample_sd_in_browser_and_cli(user):
     """Three seeds with different accuracies: the browser's summary and the CLI's aggregate
     give the same ± (statistics.stdev, ddof=1), and the payload says which convention."""
     from webapp.lab.models import EvalResult, Run
-    from webapp.lab.services.compare import compare
+    from webapp.lab.services.experiment_summary import compare
     from workers.engine.runner import aggregate
 
     from .conftest import make_task

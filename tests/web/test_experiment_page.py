@@ -8,7 +8,7 @@ import re
 import pytest
 
 from webapp.lab.models import EvalResult, Experiment, MetricPoint, Run
-from webapp.lab.services.compare import _stats, compare
+from webapp.lab.services.experiment_summary import _stats, compare
 from webapp.lab.services.events import ProgressRecorder
 from webapp.lab.services.results import store_results
 from webapp.lab.services.training_summary import summarize

@@ -10,7 +10,7 @@ import uuid
 import pytest
 
 from webapp.lab.models import Experiment
-from workers.engine import light
+from workers.engine import model_info
 from workers.engine.errors import ModelLoadError
 
 from .conftest import experiment_post
@@ -25,7 +25,7 @@ def _fresh_hub_state(monkeypatch):
     monkeypatch.delenv("HF_HUB_OFFLINE", raising=False)
     monkeypatch.delenv("TRANSFORMERS_OFFLINE", raising=False)
     monkeypatch.setattr(constants, "HF_HUB_OFFLINE", False)
-    monkeypatch.setattr(light, "_hub_down_until", {})
+    monkeypatch.setattr(model_info, "_hub_down_until", {})
     # huggingface_hub asks the address it read at import (the real hub) for a list of agents
     # the first time it builds request headers: not from a test
     monkeypatch.setattr(constants, "HF_HUB_DISABLE_TELEMETRY", True)
@@ -94,25 +94,25 @@ def test_a_closed_hub_port_gives_the_offline_message(monkeypatch):
     url = f"http://127.0.0.1:{_closed_port()}"
     monkeypatch.setenv("HF_ENDPOINT", url)
     with pytest.raises(ModelLoadError) as err:
-        light.load_light(_hub_id())
+        model_info.load_light(_hub_id())
     assert OFFLINE in str(err.value) and "pass its local directory" in str(err.value)
     assert f"{url} did not answer" in str(err.value)
 
 
 def test_one_look_at_the_hub_and_no_retries(hang_up):
     with pytest.raises(ModelLoadError) as err:
-        light.load_light(_hub_id())
+        model_info.load_light(_hub_id())
     assert OFFLINE in str(err.value)
     assert hang_up.connections == 1  # huggingface_hub alone retries 5 times with back-off
     with pytest.raises(ModelLoadError) as err:  # another file, or another check moments later
-        light.load_light(_hub_id())
+        model_info.load_light(_hub_id())
     assert OFFLINE in str(err.value) and hang_up.connections == 1
 
 
 def test_offline_mode_asks_the_hub_nothing(hang_up, monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     with pytest.raises(ModelLoadError) as err:
-        light.load_light(_hub_id())
+        model_info.load_light(_hub_id())
     assert OFFLINE in str(err.value) and "HF_HUB_OFFLINE is set" in str(err.value)
     assert hang_up.connections == 0
 
@@ -137,7 +137,7 @@ def test_a_hub_that_answers_is_believed(monkeypatch):
     monkeypatch.setenv("HF_ENDPOINT", f"http://127.0.0.1:{server.server_address[1]}")
     try:
         with pytest.raises(ModelLoadError) as err:
-            light.load_light(_hub_id())
+            model_info.load_light(_hub_id())
     finally:
         server.shutdown()
         server.server_close()

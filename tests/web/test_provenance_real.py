@@ -10,7 +10,7 @@ from importlib import metadata
 import pytest
 
 from webapp.lab.models import Experiment, Run
-from workers.engine.models import EMBEDDED_DIR
+from workers.engine.model_loading import EMBEDDED_DIR
 from workers.engine.provenance import examples_hash
 
 from .conftest import experiment_post

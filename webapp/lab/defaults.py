@@ -4,7 +4,7 @@ and the answer parsers (tests/web/test_defaults.py checks the README table again
 import dataclasses
 
 from workers.engine.config import METHOD_TITLES, METHODS, ExperimentConfig
-from workers.engine.settings import AdapterSettings, TrainingSettings
+from workers.engine.training_settings import AdapterSettings, TrainingSettings
 from workers.engine.tasks import PARSERS
 
 

@@ -3,7 +3,7 @@ from django.contrib.auth import views as auth_views
 from django.shortcuts import redirect
 from django.urls import path
 
-from .views import api, auth, comparisons, examples, experiments, tasks
+from .views import auth, page_json, comparisons, examples, experiments, tasks
 
 urlpatterns = [
     path("", lambda r: redirect("experiment-list"), name="home"),
@@ -29,9 +29,9 @@ urlpatterns = [
     path("experiments/<int:pk>/runs/<int:run_id>/cancel/", experiments.run_cancel, name="run-cancel"),
     path("experiments/<int:pk>/runs/<int:run_id>/retry/", experiments.run_retry, name="run-retry"),
     path("experiments/<int:pk>/runs/<int:run_id>/adapter.zip", experiments.run_adapter, name="run-adapter"),
-    path("experiments/<int:pk>/history.json", api.history_json, name="experiment-history"),
-    path("experiments/<int:pk>/results.json", api.results_json, name="experiment-results"),
-    path("experiments/<int:pk>/examples.json", api.examples_json, name="experiment-examples"),
+    path("experiments/<int:pk>/history.json", page_json.history_json, name="experiment-history"),
+    path("experiments/<int:pk>/results.json", page_json.results_json, name="experiment-results"),
+    path("experiments/<int:pk>/examples.json", page_json.examples_json, name="experiment-examples"),
     path("experiments/<int:pk>/export/<str:what>", comparisons.experiment_export, name="experiment-export"),
     path("compare/", comparisons.compare_page, name="compare"),
     path("compare/data.json", comparisons.compare_data, name="compare-data"),

@@ -11,7 +11,7 @@ from django.views.decorators.http import require_POST
 
 from webapp.lab.forms import describe_errors
 from webapp.lab.services import provenance
-from webapp.lab.views import api
+from webapp.lab.views import page_json
 from webapp.lab.views.experiments import adapter_response, cancel_run, run_rows_html
 
 from . import permissions, services
@@ -287,12 +287,12 @@ def shared_adapter(request, token, run_id):
 
 
 def shared_history(request, token):
-    return _no_referrer(api.history_response(request, _shared(token)))
+    return _no_referrer(page_json.history_response(request, _shared(token)))
 
 
 def shared_results(request, token):
-    return _no_referrer(api.results_response(request, _shared(token)))
+    return _no_referrer(page_json.results_response(request, _shared(token)))
 
 
 def shared_examples(request, token):
-    return _no_referrer(api.examples_response(request, _shared(token)))
+    return _no_referrer(page_json.examples_response(request, _shared(token)))

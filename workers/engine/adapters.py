@@ -8,7 +8,7 @@ from contextlib import contextmanager
 import torch
 
 from .errors import ConfigError
-from .settings import AdapterSettings
+from .training_settings import AdapterSettings
 
 def linear_module_names(model) -> list[str]:
     names = set()

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import ConfigError
-from .settings import AdapterSettings, TrainingSettings
+from .training_settings import AdapterSettings, TrainingSettings
 
 METHODS = ("base", "icl", "sft", "ia2", "ia2-sft", "ia2+sft", "soft-sft", "sft-ia2")
 METHOD_STAGES = {

@@ -49,7 +49,7 @@ def is_gguf_spec(name: str) -> bool:
 def _download(name: str, repo: str, filename: str) -> Path:
     from huggingface_hub import hf_hub_download
 
-    from .models import explain_load_error
+    from .model_loading import explain_load_error
 
     try:
         return Path(hf_hub_download(repo, filename))

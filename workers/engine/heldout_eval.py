@@ -6,7 +6,7 @@ import numpy as np
 from .embedded.corpus import CANONICAL_TEMPLATE
 from .embedded.heldout import heldout_prompts, heldout_tasks
 from .evaluation import metrics_from_logprobs
-from .models import load_model
+from .model_loading import load_model
 from .scoring import score_label_set
 from .tasks import Task, Example
 

@@ -174,7 +174,7 @@ def weights_sha256(folder, cache_dir=None) -> str | None:
 def model_provenance(lm, cache_dir=None) -> dict:
     """The loaded model's identity: the path it was read from, the hub commit when it came
     from the hub, else a SHA-256 of its weight files; the dtype and device it ran with."""
-    from .models import resolve_model_path
+    from .model_loading import resolve_model_path
 
     path = resolve_model_path(lm.name)
     config = getattr(lm.model, "config", None)

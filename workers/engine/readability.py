@@ -5,7 +5,7 @@ A model with a small word-level vocabulary (the embedded one) silently reads
 "the film was a delight" as "the [UNK] was a [UNK]": every method then answers
 from the label prior and the numbers mean nothing. Byte-level tokenizers (SmolLM2,
 Llama, Qwen) never produce the unknown token. Torch-free: it needs only a
-tokenizer (workers.engine.light.load_light gives one without torch).
+tokenizer (workers.engine.model_info.load_light gives one without torch).
 """
 from collections import Counter
 from dataclasses import dataclass, field
@@ -72,7 +72,7 @@ def readability(tokenizer, task: Task, threshold: float = DEFAULT_THRESHOLD, max
 
 def model_readability(model: str, task: Task, threshold: float = DEFAULT_THRESHOLD) -> Readability:
     """readability() with the model's tokenizer loaded without torch."""
-    from .light import load_light
+    from .model_info import load_light
 
     tokenizer, _ = load_light(model)
     return readability(tokenizer, task, threshold)

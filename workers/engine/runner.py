@@ -20,7 +20,7 @@ from .plan import RunKey, plan_runs
 from .evaluation import evaluate_without_demos, metrics_from_logprobs, metrics_from_texts, similarity_to_icl
 from .icl_work import IclWork, get_icl_work, training_data_key
 from .lru import LRU
-from .models import LoadedModel, load_model
+from .model_loading import LoadedModel, load_model
 from .progress import Reporter
 from .provenance import run_provenance
 from .stage_cache import StageEntry, get_stage, stage_key

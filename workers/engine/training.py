@@ -22,7 +22,7 @@ from .capture import ActivationCapture
 from .losses import TrainItem, ce_loss, ia2_loss, joint_loss, soft_loss
 from .progress import Reporter
 from .sampling import stable_seed
-from .settings import TrainingSettings
+from .training_settings import TrainingSettings
 
 STAGE_LOSSES = ("sft", "ia2", "soft-sft", "ia2+sft")
 CAPTURING = ("ia2", "ia2+sft")   # the stages whose loss reads attention outputs

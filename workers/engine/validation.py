@@ -7,8 +7,8 @@ the first problem as a ConfigError for the CLI and the runner.
 """
 from .config import METHOD_STAGES, ExperimentConfig, parse_config
 from .errors import ConfigError, EngineError
-from .light import linear_module_names, load_light
-from .models import context_length
+from .model_info import linear_module_names, load_light
+from .model_loading import context_length
 from .sampling import dev_size, draw_split, eval_set, training_pool
 from .tasks import Task, get_task, icl_prompt
 

@@ -1,3 +1,3 @@
 """One ninja Router per resource; main.py mounts them under /api/: teams, tasks, experiments,
-runs, comparisons (across experiments, on services/comparisons.py) and exports (the pages'
+runs, comparisons (across experiments, on services/cross_experiment.py) and exports (the pages'
 downloads, on services/exports.py)."""

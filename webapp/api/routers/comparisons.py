@@ -2,9 +2,9 @@
 /compare/data.json), the paired statistics of two methods, the per-example diff (paged by
 the API's limit and offset) and the values each filter can take.
 
-Thin: the filters are read by `services/comparisons.parse` from the query string, so the
+Thin: the filters are read by `services/cross_experiment.parse` from the query string, so the
 parameters, their forms (repeated, or comma-separated: `method=icl,sft`) and the messages for
-bad ones are the page's; the runs come from `comparisons.select` (only the user's teams; an
+bad ones are the page's; the runs come from `cross_experiment.select` (only the user's teams; an
 explicit experiment or run id outside them is 404). The query schemas below document the
 parameters; a parameter a route does not take answers 422 naming it, so a typo never
 silently compares everything."""
@@ -12,7 +12,7 @@ from typing import Any, Dict, List, Optional
 
 from ninja import Field, Query, Router, Schema
 
-from webapp.lab.services import comparisons
+from webapp.lab.services import cross_experiment
 
 from ..errors import ApiError, invalid
 from ..pagination import DEFAULT_LIMIT, MAX_LIMIT, LimitOffset
@@ -32,23 +32,23 @@ class FilterQuery(Schema):
     model: List[str] = Field([], description="Model names (repeat the parameter for several).")
     train_task: List[str] = Field([], description="Training task names (repeat the parameter for several).")
     eval_task: List[str] = Field([], description="Evaluation task names (repeat the parameter for several).")
-    method: List[str] = _list(f"Methods: {', '.join(comparisons.METHODS)}.")
+    method: List[str] = _list(f"Methods: {', '.join(cross_experiment.METHODS)}.")
     n: List[str] = _list("Numbers of training examples N.")
     seed: List[str] = _list("Seeds.")
-    state: List[str] = _list(f"Run states ({', '.join(comparisons.STATES)}); default done.")
+    state: List[str] = _list(f"Run states ({', '.join(cross_experiment.STATES)}); default done.")
     experiment: List[str] = _list("Experiment ids (404 for an id outside your teams).")
     run: List[str] = _list("Run ids (404 for an id outside your teams).")
 
 
 class PairQuery(FilterQuery):
-    a: Optional[str] = Field(None, description=f"Method A (required): one of {', '.join(comparisons.METHODS)}.")
+    a: Optional[str] = Field(None, description=f"Method A (required): one of {', '.join(cross_experiment.METHODS)}.")
     b: Optional[str] = Field(None, description="Method B (required), not A.")
 
 
 class ExampleQuery(FilterQuery):
     example_task: Optional[str] = Field(None, description="The evaluation task of the table (default: the first).")
     show: Optional[str] = Field(None, description="Which examples: " + "; ".join(
-        f"{k} = {v}" for k, v in comparisons.SHOW.items()) + ". The A/B filters need a and b.")
+        f"{k} = {v}" for k, v in cross_experiment.SHOW.items()) + ". The A/B filters need a and b.")
     a: Optional[str] = Field(None, description="Method A (for show=a_right_b_wrong / a_wrong_b_right).")
     b: Optional[str] = Field(None, description="Method B.")
     limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description=f"Examples per page (1 to {MAX_LIMIT}).")
@@ -63,18 +63,18 @@ def selection(request, query_schema, required=()):
                      + (" (pages: limit and offset)" if name == "page" and "limit" in allowed else "")]
               for name in request.GET if name not in allowed}
     try:
-        filters = comparisons.parse(request.GET)
-    except comparisons.BadParameters as exc:
+        filters = cross_experiment.parse(request.GET)
+    except cross_experiment.BadParameters as exc:
         errors.update({k: [v] for k, v in exc.errors.items()})
         filters = None
     for name in required:
         if not request.GET.get(name, "").strip() and name not in errors:
-            errors[name] = [f"required: choose a method, one of {', '.join(comparisons.METHODS)}"]
+            errors[name] = [f"required: choose a method, one of {', '.join(cross_experiment.METHODS)}"]
     if errors:
         raise invalid(errors)
     try:
-        return filters, comparisons.select(request.user, filters)
-    except comparisons.NotReadable as exc:
+        return filters, cross_experiment.select(request.user, filters)
+    except cross_experiment.NotReadable as exc:
         raise ApiError(404, str(exc)) from None
 
 
@@ -272,7 +272,7 @@ class FacetsOut(FilterValues):
 @router.get("/", response=ComparisonOut, summary="Compare runs across experiments (metrics over seeds)",
             description="The payload of the page's /compare/data.json for the same filters.")
 def compare(request, filters: Query[FilterQuery]):
-    return comparisons.comparison(selection(request, FilterQuery)[1])
+    return cross_experiment.comparison(selection(request, FilterQuery)[1])
 
 
 @router.get("/paired/", response=PairedOut, summary="Paired statistics of two methods",
@@ -280,13 +280,13 @@ def compare(request, filters: Query[FilterQuery]):
                         "differences, per pair of runs scored on the same evaluation examples.")
 def paired(request, filters: Query[PairQuery]):
     f, sel = selection(request, PairQuery, required=("a", "b"))
-    return comparisons.paired(sel, f.a, f.b)
+    return cross_experiment.paired(sel, f.a, f.b)
 
 
 @router.get("/examples/", response=ExamplesOut, summary="Per-example diff: evaluation examples x runs")
 def examples(request, filters: Query[ExampleQuery]):
     f, sel = selection(request, ExampleQuery)
-    table = comparisons.example_table(sel, f.example_task, f.show, f.a, f.b)
+    table = cross_experiment.example_table(sel, f.example_task, f.show, f.a, f.b)
     page = LimitOffset().paginate_queryset(table.pop("rows"), LimitOffset.Input(limit=filters.limit,
                                                                                 offset=filters.offset), request)
     table.pop("matching")  # = count
@@ -295,4 +295,4 @@ def examples(request, filters: Query[ExampleQuery]):
 
 @router.get("/facets/", response=FacetsOut, summary="The values each comparison filter can take")
 def facets(request):
-    return comparisons.facets(request.user)
+    return cross_experiment.facets(request.user)

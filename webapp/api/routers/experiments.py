@@ -13,7 +13,7 @@ from webapp.lab.experiment_form import ExperimentForm
 from webapp.lab.models import Experiment, Run
 from webapp.lab.services import dispatch
 from webapp.lab.services.launch import already_submitted, launch
-from webapp.lab.views.api import results_response
+from webapp.lab.views.page_json import results_response
 from webapp.lab.views.experiments import BROKER_DOWN_NOTE, cancel_run, posted_tasks_or_404
 from webapp.teams import permissions
 from webapp.teams.services import delete_experiment, record

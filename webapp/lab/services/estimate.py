@@ -32,7 +32,7 @@ LOAD_SECONDS = {"embedded": 1.0, "smollm2-135m": 5.0}  # loading the weights onc
 
 def _mean_tokens(model_name, tasks):
     """Mean tokens of one rendered example (template + answer), with the model's torch-free tokenizer."""
-    from workers.engine.light import load_light
+    from workers.engine.model_info import load_light
 
     tokenizer, _ = load_light(model_name)
     texts = []

@@ -18,9 +18,9 @@ from workers.engine.stats import SPREAD_CONVENTION
 from workers.engine.tables import csv_safe, latex_table, markdown_table
 
 from ..models import Prediction
-from . import compare
-from .compare import METRIC_RANGE, _order, aggregate
-from .comparisons import result_rows
+from . import experiment_summary
+from .experiment_summary import METRIC_RANGE, _order, aggregate
+from .cross_experiment import result_rows
 
 METRICS = list(METRIC_RANGE)
 RUN_COLUMNS = ["experiment", "experiment_name", "model", "train_task", "eval_task", "method", "method_label", "n",
@@ -53,7 +53,7 @@ class Export:
 
 def experiment_results(experiment):
     """A finished experiment's results, each with its run and the experiment attached (two queries)."""
-    results = compare.experiment_results(experiment)
+    results = experiment_summary.experiment_results(experiment)
     for r in results:
         r.run.experiment = experiment
     return results

@@ -17,7 +17,7 @@ def fetch_examples(dataset_id, config="", split="train", input_column="input", o
                    limit=500):
     if importlib.util.find_spec("datasets") is None:
         raise HubUnavailable(OFFLINE_MESSAGE.format(detail=", and the `datasets` package is not installed"))
-    from workers.engine.light import hub_down_reason  # torch-free
+    from workers.engine.model_info import hub_down_reason  # torch-free
 
     why = hub_down_reason()  # one quick look, not the datasets library's retries (about 25 s offline)
     if why:

@@ -31,6 +31,6 @@ def public_model_error(name, reason):
 
 
 def _hub_unreachable():
-    from workers.engine.light import hub_unreachable  # torch-free
+    from workers.engine.model_info import hub_unreachable  # torch-free
 
     return hub_unreachable()

@@ -3,7 +3,7 @@
 The measure itself is the engine's (`workers.engine.readability`: the share of the
 task's input words that the model's tokenizer turns into the unknown token, and the
 labels it cannot tell apart), computed with the torch-free tokenizer loader
-(`workers.engine.light`: `tokenizers` + `huggingface_hub`, never torch or
+(`workers.engine.model_info`: `tokenizers` + `huggingface_hub`, never torch or
 transformers for models that ship a tokenizer.json). The prompt preview, the
 experiment form and the launched experiment's results page all read it from here;
 the threshold is one setting, `LAB_UNREADABLE_THRESHOLD` (5% by default)."""

@@ -1,39 +1,39 @@
 """The cross-experiment comparison (/compare/): the page, its chart data and its downloads,
 and an experiment's downloads. Thin: the filters, the statistics and the files come from
-services/comparisons.py and services/exports.py; access from webapp/teams/permissions.py
+services/cross_experiment.py and services/exports.py; access from webapp/teams/permissions.py
 (runs outside the user's teams never appear; an explicit id outside them answers 404)."""
 from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 
-from ..services import comparisons, exports
+from ..services import cross_experiment, exports
 from .experiments import get_experiment
 
 
 def _selection(request):
     """(filters, selection, errors): errors is {field: message} for bad parameters."""
     try:
-        filters = comparisons.parse(request.GET)
-    except comparisons.BadParameters as exc:
+        filters = cross_experiment.parse(request.GET)
+    except cross_experiment.BadParameters as exc:
         return None, None, exc.errors
     try:
-        return filters, comparisons.select(request.user, filters), {}
-    except comparisons.NotReadable as exc:
+        return filters, cross_experiment.select(request.user, filters), {}
+    except cross_experiment.NotReadable as exc:
         raise Http404(str(exc)) from None
 
 
 @login_required
 def compare_page(request):
     filters, selection, errors = _selection(request)
-    context = {"facets": comparisons.facets(request.user), "errors": errors, "export_kinds": exports.KINDS,
-               "show_choices": comparisons.SHOW, "methods": comparisons.METHODS, "query": request.GET.urlencode()}
+    context = {"facets": cross_experiment.facets(request.user), "errors": errors, "export_kinds": exports.KINDS,
+               "show_choices": cross_experiment.SHOW, "methods": cross_experiment.METHODS, "query": request.GET.urlencode()}
     if errors:
         return render(request, "lab/compare.html", context, status=400)
-    data = comparisons.comparison(selection)
-    examples = comparisons.per_example(selection, filters.example_task, filters.show, filters.a, filters.b,
+    data = cross_experiment.comparison(selection)
+    examples = cross_experiment.per_example(selection, filters.example_task, filters.show, filters.a, filters.b,
                                        filters.page)
     context.update({
-        "filters": filters, "data": data, "paired": comparisons.paired(selection, filters.a, filters.b),
+        "filters": filters, "data": data, "paired": cross_experiment.paired(selection, filters.a, filters.b),
         "examples": examples, "summary_rows": _summary_rows(data),
         "prev_page": filters.query(page=examples["page"] - 1) if examples["page"] > 1 else None,
         "next_page": filters.query(page=examples["page"] + 1) if examples["page"] < examples["pages"] else None,
@@ -65,7 +65,7 @@ def compare_data(request):
     filters, selection, errors = _selection(request)
     if errors:
         return JsonResponse({"errors": errors}, status=400)
-    return JsonResponse(comparisons.comparison(selection))
+    return JsonResponse(cross_experiment.comparison(selection))
 
 
 def attachment(export):

@@ -13,7 +13,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpResponse, HttpResponseNotModified, JsonResponse
 
 from ..services import cache
-from ..services.compare import compare, per_example
+from ..services.experiment_summary import compare, per_example
 from ..services.history import full_history
 from .experiments import get_experiment
 

@@ -28,7 +28,7 @@ from workers.engine.stats import CONFIDENCE, compare_methods
 
 from ..models import METHOD_CHOICES, METHOD_LABELS, EvalResult, Prediction, Run
 from . import cache, provenance
-from .compare import _order, aggregate, result_row
+from .experiment_summary import _order, aggregate, result_row
 
 METHODS = [m for m, _ in METHOD_CHOICES]
 STATES = [s for s, _ in Run.STATE_CHOICES]

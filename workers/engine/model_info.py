@@ -13,7 +13,7 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from .errors import ModelLoadError
-from .models import OFFLINE_MESSAGE, explain_load_error, resolve_model_path
+from .model_loading import OFFLINE_MESSAGE, explain_load_error, resolve_model_path
 
 
 @dataclass
@@ -147,7 +147,7 @@ def _load_light(name: str):
     config = SimpleNamespace(**json.loads(config_path.read_text()))
     tok_path = _fetch(name, "tokenizer.json")
     if tok_path is None:
-        from .models import load_tokenizer
+        from .model_loading import load_tokenizer
 
         return load_tokenizer(name), config
     from tokenizers import Tokenizer
