@@ -5,7 +5,7 @@ VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test bench model worker scheduler clean
+.PHONY: install run test bench model worker scheduler clean mutation
 
 install: $(STAMP)
 
@@ -27,6 +27,13 @@ test: install
 
 bench: install
 	$(PY) -m bench.run_all
+
+# mutmut over the modules setup.cfg names (engine stats, metrics, losses, tables; team permissions),
+# a fresh run, one mutant at a time; writes the "Mutation score" section of BENCHMARKS.md and fails
+# under 90% killed. The permission tests need Postgres, as `make test` does (TEST_DATABASE_URL).
+mutation: install
+	$(PY) -m pip install --disable-pip-version-check -q -r requirements-mutation.txt
+	$(PY) -m bench.mutation_score
 
 model: install
 	$(PY) -m workers.engine.embedded.train

@@ -142,8 +142,10 @@ def seed_running_experiment(user):
     seeds: far more work than one measurement lasts), for the Celery worker of Redis mode to
     execute while the pages are measured; the web server's own executor is "manual"."""
     from webapp.lab.models import Example, Task
+    from webapp.lab.experiment_spec import ExperimentSpec
     from webapp.lab.services.config import build_config
     from webapp.lab.services.launch import launch
+    from webapp.lab.services.planning import Plan
     from workers.engine.plan import plan_runs
     from workers.engine.tasks import get_task
 
@@ -154,11 +156,11 @@ def seed_running_experiment(user):
         [Example(task=task, position=i, input=e.input, output=e.output) for i, e in enumerate(pack.examples)]
         + [Example(task=task, position=len(pack.examples) + i, split="eval", input=e.input, output=e.output)
            for i, e in enumerate(pack.eval_examples)])
-    settings = dict(model_name="embedded", train_task=task, eval_tasks=[task], methods=["sft", "ia2", "ia2-sft"],
-                    n_values=[16, 32, 64], seeds=5, icl_demos=None, eval_size=200, adapter_type="lora", lora_r=8,
-                    lora_alpha=8, target_modules=["q_proj", "k_proj", "o_proj"])
-    config = build_config(**{k: v for k, v in settings.items() if k != "eval_tasks"}, eval_tasks=[])
-    return launch(user, {**settings, "name": "running"}, config, plan_runs(config))
+    spec = ExperimentSpec(name="running", model_name="embedded", train_task=task.pk, eval_tasks=[task.pk],
+                          methods=["sft", "ia2", "ia2-sft"], n_values=[16, 32, 64], seeds=5, eval_size=200,
+                          adapter_type="lora", lora_r=8, lora_alpha=8, target_modules=["q_proj", "k_proj", "o_proj"])
+    config = build_config(spec, train_task=task, eval_tasks=[])
+    return launch(user, None, Plan(spec, task, [task], config, plan_runs(config)))
 
 
 class BenchWorker:

@@ -15,6 +15,7 @@ from torchmetrics.functional.classification import (
 from workers.engine.metrics import (
     classification_metrics,
     exact_match,
+    expected_calibration_error,
     normalise_answer,
     parse_answer,
     renormalise,
@@ -253,3 +254,74 @@ def test_exact_match():
     assert exact_match(["a"], ["a"]) == 1.0
     with pytest.raises(ValueError):
         exact_match(["a"], ["a", "b"])
+
+
+# --- bin edges (lower edge inclusive, as torchmetrics) ------------------------
+
+
+def test_a_confidence_on_a_bin_edge_belongs_to_the_bin_above():
+    """Four bins [0, .25) [.25, .5) [.5, .75) [.75, 1]: 0.75 and 0.5 open their bins, they do not
+    close the bins below (numpy's searchsorted side="right"; "left" would move them down)."""
+    result = classification_metrics([[0.75, 0.25], [0.5, 0.5], [0.8, 0.2]], [1, 1, 0], n_bins=4)
+    counts = [row["count"] for row in result["reliability"]]
+    assert counts == [0, 0, 1, 2]
+    top = result["reliability"][3]
+    assert (top["bin_lower"], top["bin_upper"]) == (0.75, 1.0)
+    assert top["confidence"] == pytest.approx(0.775) and top["accuracy"] == 0.5
+    # the 0.5 row alone (wrong at 0.5) and the top bin (half right at 0.775), weighted 1/3 and 2/3
+    assert result["ece"] == pytest.approx(1 / 3 * 0.5 + 2 / 3 * 0.275)
+    assert expected_calibration_error([0.75, 0.5, 0.8], [0, 0, 1], n_bins=4) == pytest.approx(result["ece"])
+
+
+def test_answer_parsers_edge_cases():
+    # gsm8k: the number may start on the line after the marker; a marker with nothing after it is no answer
+    assert parse_answer("so:\n####\n  42\n", "gsm8k") == "42"
+    assert parse_answer("the answer is ####", "gsm8k") is None
+    assert parse_answer("#### \n", "gsm8k") is None
+    # boxed: an escaped closing brace inside the box does not close it
+    assert parse_answer(r"\boxed{a\}b} end", "boxed") == r"a\}b"
+    assert parse_answer(r"\boxed{\\} \boxed{x\{}", "boxed") == r"x\{"
+    # plain: everything before the first blank line, however many follow
+    assert parse_answer("a\n\nb\n\nc", "plain") == "a"
+
+
+def test_exact_match_says_what_is_wrong_with_its_input():
+    with pytest.raises(ValueError, match="^1 predictions for 2 gold answers$"):
+        exact_match(["a"], ["a", "b"])
+    with pytest.raises(ValueError, match="^exact_match needs at least one example$"):
+        exact_match([], [])
+
+
+def test_expected_calibration_error_from_confidences():
+    """ECE from per-example confidence and correctness, as the web app stores predictions: the
+    bins count (n_bins), torch tensors are accepted, and no prediction is an error."""
+    conf, hits = [0.3, 0.45, 0.95, 0.9], [1, 0, 1, 1]
+    # two bins: [0.3, 0.45] (accuracy 0.5 at 0.375) and [0.9, 0.95] (1.0 at 0.925)
+    assert expected_calibration_error(conf, hits, n_bins=2) == pytest.approx(0.5 * 0.125 + 0.5 * 0.075)
+    # ten bins: 0.3 and 0.45 alone, 0.9 and 0.95 together
+    assert expected_calibration_error(conf, hits, n_bins=10) == pytest.approx((0.7 + 0.45 + 2 * 0.075) / 4)
+    assert expected_calibration_error(torch.tensor(conf), torch.tensor(hits)) == pytest.approx(
+        expected_calibration_error(conf, hits))
+    with pytest.raises(ValueError, match="no predictions to compute ECE on"):
+        expected_calibration_error([], [])
+
+
+def test_an_unknown_parser_is_named_with_the_known_ones():
+    with pytest.raises(ValueError, match=r"^unknown answer parser 'regex'; use one of plain, gsm8k, boxed$"):
+        parse_answer("42", "regex")
+
+
+def test_renormalise_is_a_float64_softmax_over_the_last_dimension_of_each_row():
+    rows = np.array([[-1000.0, -1001.0], [0.0, -1.0]])   # rows far apart: each is shifted by its own max
+    e = math.exp(-1.0)
+    assert np.allclose(renormalise(rows), [[1 / (1 + e), e / (1 + e)]] * 2)
+    one = renormalise(np.array([0.0, math.log(3.0)], dtype=np.float32))   # one example: a vector
+    assert one.dtype == np.float64 and np.allclose(one, [0.25, 0.75])
+    batch = np.log(np.arange(1.0, 25.0)).reshape(2, 3, 4)
+    expected = np.arange(1.0, 25.0).reshape(2, 3, 4)
+    expected /= expected.sum(axis=-1, keepdims=True)
+    assert np.allclose(renormalise(batch), expected)
+    as_tensor = renormalise(torch.tensor(batch, dtype=torch.float32))
+    assert as_tensor.dtype == torch.float64 and torch.allclose(as_tensor, torch.tensor(expected), atol=1e-6)
+    vector = renormalise(torch.tensor([0.0, math.log(3.0)]))
+    assert torch.allclose(vector, torch.tensor([0.25, 0.75], dtype=torch.float64))

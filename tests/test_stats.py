@@ -7,7 +7,8 @@ import numpy as np
 import pytest
 
 from workers.engine.metrics import classification_metrics, expected_calibration_error
-from workers.engine.stats import agreement, compare_methods, mcnemar_exact, paired_bootstrap, spread
+from workers.engine.stats import (BOOTSTRAP_RESAMPLES, agreement, compare_methods, mcnemar_exact, paired_bootstrap,
+                                  spread)
 
 
 def test_spread_is_sample_sd_with_a_t_interval():
@@ -94,3 +95,117 @@ def test_resampled_ece_equals_the_metrics_ece_of_each_resample():
     fast = _resampled_ece(_draw_counts(idx, conf.size), conf, correct, 15)
     slow = [expected_calibration_error(conf[i], correct[i], 15) for i in idx]
     assert fast == pytest.approx(slow, abs=1e-12)
+
+
+def _two_methods(n=120, seed=11):
+    rng = np.random.default_rng(seed)
+    correct_a, correct_b = rng.random(n) < 0.75, rng.random(n) < 0.6
+    conf_a, conf_b = rng.uniform(0.5, 1.0, n), rng.uniform(0.4, 1.0, n)
+    return correct_a, conf_a, correct_b, conf_b
+
+
+def test_bootstrap_intervals_are_percentiles_of_differences_over_the_same_resampled_examples():
+    """The 95% intervals are the 2.5th and 97.5th percentiles of A - B over resamples that draw
+    the same example indices for both methods (numpy's default_rng(seed)), the ECE of each
+    resample being the metrics' ECE of the resampled arrays in n_bins bins."""
+    correct_a, conf_a, correct_b, conf_b = _two_methods()
+    out = paired_bootstrap(correct_a, conf_a, correct_b, conf_b, resamples=300, seed=4, n_bins=10)
+    idx = np.random.default_rng(4).integers(0, correct_a.size, size=(300, correct_a.size))
+    acc = [correct_a[i].mean() - correct_b[i].mean() for i in idx]
+    ece = [expected_calibration_error(conf_a[i], correct_a[i], 10)
+           - expected_calibration_error(conf_b[i], correct_b[i], 10) for i in idx]
+    assert out["accuracy_ci"] == pytest.approx(tuple(np.percentile(acc, [2.5, 97.5])), abs=1e-12)
+    assert out["ece_ci"] == pytest.approx(tuple(np.percentile(ece, [2.5, 97.5])), abs=1e-12)
+    assert out["accuracy_diff"] == pytest.approx(correct_a.mean() - correct_b.mean())
+    assert out["ece_diff"] == pytest.approx(expected_calibration_error(conf_a, correct_a, 10)
+                                            - expected_calibration_error(conf_b, correct_b, 10))
+    assert out["ece_diff"] != pytest.approx(expected_calibration_error(conf_a, correct_a)
+                                            - expected_calibration_error(conf_b, correct_b))  # the bins count
+    assert (out["resamples"], out["seed"]) == (300, 4)
+    assert out["accuracy_ci"][0] < out["accuracy_diff"] < out["accuracy_ci"][1]
+    assert paired_bootstrap(correct_a, conf_a, correct_b, conf_b, resamples=300, seed=5) != out
+
+
+def test_bootstrap_without_confidences_compares_accuracy_only():
+    correct_a, conf_a, correct_b, conf_b = _two_methods()
+    with_conf = paired_bootstrap(correct_a, conf_a, correct_b, conf_b, resamples=200)
+    for missing in ((None, conf_b), (conf_a, None), (None, None)):
+        out = paired_bootstrap(correct_a, missing[0], correct_b, missing[1], resamples=200)
+        assert out["ece_diff"] is None and out["ece_ci"] is None
+        assert out["accuracy_ci"] == with_conf["accuracy_ci"]
+    assert with_conf["resamples"] == 200
+    assert paired_bootstrap([1, 0], None, [0, 0], None)["resamples"] == BOOTSTRAP_RESAMPLES
+
+
+@pytest.mark.parametrize("args", [([1, 0, 1], [.9, .8, .7], [1, 0], [.9, .8]),
+                                  ([1, 0], [.9, .8, .7], [1, 0], [.9, .8]),
+                                  ([1, 0], [.9, .8], [1, 0], [.9]),
+                                  ([], [], [], [])])
+def test_bootstrap_needs_the_same_non_empty_examples_for_both(args):
+    with pytest.raises(ValueError, match="same, non-empty set of examples"):
+        paired_bootstrap(*args)
+
+
+def test_compare_methods_passes_its_seed_and_resamples_and_says_which_is_better():
+    correct_a, conf_a, correct_b, conf_b = _two_methods(n=300)
+    out = compare_methods(correct_b, conf_b, correct_a, conf_a, seed=3, resamples=400)   # B is the better one
+    boot = paired_bootstrap(correct_b, conf_b, correct_a, conf_a, seed=3, resamples=400)
+    assert {k: out[k] for k in boot} == boot
+    assert out["agreement"] == agreement(correct_b, correct_a)
+    assert out["mcnemar_p"] == mcnemar_exact(out["agreement"]["only_a"], out["agreement"]["only_b"])
+    low, high = boot["accuracy_ci"]
+    assert high < 0 and out["mcnemar_p"] < 0.05 and not out["within_noise"]
+    assert out["verdict"] == (f"B is more accurate (McNemar p = {out['mcnemar_p']:.3g}; "
+                              f"95% CI of the difference {low:+.3f} to {high:+.3f})")
+    assert compare_methods(correct_a, conf_a, correct_b, conf_b)["resamples"] == BOOTSTRAP_RESAMPLES
+
+
+def test_a_gap_mcnemar_does_not_confirm_is_within_noise():
+    """0 vs 5 discordant examples: p = 2/32 = 0.0625, though the bootstrap interval of the
+    accuracy difference (5 of 200 examples) stays below zero: both must agree."""
+    correct_a = np.ones(200)
+    correct_b = np.concatenate([np.zeros(5), np.ones(195)])
+    out = compare_methods(correct_b, None, correct_a, None, seed=0)
+    assert out["mcnemar_p"] == pytest.approx(0.0625)
+    assert out["accuracy_ci"][1] < 0
+    assert out["within_noise"] and out["verdict"] == "the accuracy difference is within noise"
+    edge = compare_methods(correct_a, None, correct_a, None)   # no difference at all: an interval [0, 0]
+    assert edge["accuracy_ci"] == (0.0, 0.0) and edge["within_noise"]
+
+
+def test_spread_clips_each_end_of_the_interval_only_where_the_range_has_one():
+    values = [0.01, 0.02, 0.9]
+    free = spread(values)
+    assert free.ci_low < 0 < 1 < free.ci_high
+    assert free.ci_high - free.mean == pytest.approx(free.mean - free.ci_low)   # symmetric before clipping
+    low_only = spread(values, bounds=(0.0, None))
+    assert (low_only.ci_low, low_only.ci_high) == (0.0, free.ci_high)
+    high_only = spread(values, bounds=(None, 1.0))
+    assert (high_only.ci_low, high_only.ci_high) == (free.ci_low, 1.0)
+    inside = spread([0.5, 0.52], bounds=(0.0, 1.0))
+    assert (inside.ci_low, inside.ci_high) == (spread([0.5, 0.52]).ci_low, spread([0.5, 0.52]).ci_high)
+    assert spread([0.5, None, 0.7]).as_dict() == {"mean": pytest.approx(0.6), "std": pytest.approx(math.sqrt(0.02)),
+                                                  "n": 2, "ci_low": pytest.approx(0.6 - 12.706204736174698 * 0.1),
+                                                  "ci_high": pytest.approx(0.6 + 12.706204736174698 * 0.1)}
+    assert spread([]) is None and spread([0.4]).as_dict() == {"mean": 0.4, "std": None, "n": 1, "ci_low": None,
+                                                              "ci_high": None}
+
+
+def test_spread_summary_is_what_the_cli_and_the_web_report():
+    several = spread([0.9, 1.0, 0.95], bounds=(0.0, 1.0))
+    assert several.summary() == {"mean": pytest.approx(0.95), "std": pytest.approx(0.05),
+                                 "ci95": [pytest.approx(several.ci_low), 1.0]}
+    assert spread([0.7]).summary() == {"mean": 0.7, "std": 0.0, "ci95": None}   # one seed: no interval
+
+
+def test_agreement_counts_each_cell_whatever_the_type_of_correctness():
+    assert agreement([0, 0, 0, 1], [0, 0, 1, 0]) == {"both": 0, "only_a": 1, "only_b": 1, "neither": 2}
+    floats, bools = np.array([1.0, 1.0, 0.0, 0.0]), np.array([True, False, True, False])
+    assert agreement(floats, bools) == {"both": 1, "only_a": 1, "only_b": 1, "neither": 1}
+
+
+def test_spread_takes_the_range_from_the_metric_name_or_from_bounds_never_both():
+    assert spread([0.95, 1.0], metric="accuracy").ci_high == 1.0
+    assert spread([0.95, 1.0], metric="accuracy") == spread([0.95, 1.0], bounds=(0.0, 1.0))
+    with pytest.raises(ValueError, match="^give spread either a metric name or explicit bounds, not both$"):
+        spread([0.5, 0.6], bounds=(0.0, 1.0), metric="accuracy")

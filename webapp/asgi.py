@@ -1,6 +1,6 @@
-"""ASGI entry point: HTTP through Django, websockets through Channels (auth + origin checks),
-and the ASGI lifespan protocol (servers that speak it, e.g. uvicorn, close this process's
-connection pool at shutdown).
+"""ASGI entry point: HTTP through the body limits (lab/body_limits.py) to Django, websockets
+through Channels (auth + origin checks), and the ASGI lifespan protocol (servers that speak
+it, e.g. uvicorn, close this process's connection pool at shutdown).
 
 Web processes use a Postgres connection pool: when an ASGI server imports this module
 first, LAB_DB_POOL defaults to on before the settings load (see webapp/settings.py); set
@@ -68,13 +68,15 @@ from channels.auth import AuthMiddlewareStack  # noqa: E402
 from channels.routing import ProtocolTypeRouter, URLRouter  # noqa: E402
 from channels.security.websocket import AllowedHostsOriginValidator  # noqa: E402
 
+from webapp.lab.body_limits import BodyLimitMiddleware  # noqa: E402
 from webapp.lab.routing import websocket_urlpatterns  # noqa: E402
 
 log = logging.getLogger("webapp.lab")
 
 router = ProtocolTypeRouter(
     {
-        "http": django_asgi_app,
+        # request bodies over their limit are refused before Django reads (and spools) them
+        "http": BodyLimitMiddleware(django_asgi_app),
         "websocket": AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(websocket_urlpatterns))),
     }
 )

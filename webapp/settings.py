@@ -5,11 +5,13 @@ single-machine mode: in-memory channel layer + in-process worker thread + local-
 cache; present = channels_redis + Celery with a Redis broker + Redis cache), SECRET_KEY,
 DEBUG (DJANGO_DEBUG=1 or DJANGO_ENV=development), ALLOWED_HOSTS, PORT, WEB_CONCURRENCY,
 WEB_THREADS, LAB_DB_POOL (+ DB_POOL_MIN_SIZE/MAX_SIZE/TIMEOUT), LAB_HEARTBEAT_TIMEOUT, LAB_REAPER_INTERVAL,
-LAB_WORKER_NICE.
+LAB_WORKER_NICE; limits: LAB_MAX_UPLOAD_MB, LAB_MAX_ANONYMOUS_BODY_KB, LAB_LOGIN_FAILURES,
+LAB_LOGIN_ADDRESS_FAILURES, LAB_SIGNUP_ATTEMPTS_PER_HOUR, LAB_API_RATE_LIMIT (+ _WINDOW).
 """
 import importlib.util
 import os
 import secrets
+import time
 from pathlib import Path
 
 import environ
@@ -36,13 +38,21 @@ def _secret_key():
     if DEBUG:
         return "dev-only-insecure-key-do-not-use-in-production"
     path = VAR_DIR / "secret_key"
-    try:
-        if not path.exists():
-            path.write_text(secrets.token_urlsafe(50))
-            path.chmod(0o600)
-        return path.read_text().strip()
+    try:  # created at most once (O_EXCL): services starting together on one volume share it
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        pass
     except OSError as exc:  # pragma: no cover - read-only filesystem
         raise ImproperlyConfigured("Set SECRET_KEY in the environment.") from exc
+    else:
+        with os.fdopen(fd, "w") as handle:
+            handle.write(secrets.token_urlsafe(50))
+    for _ in range(50):  # another process may be writing it this instant
+        key = path.read_text().strip()
+        if key:
+            return key
+        time.sleep(0.1)
+    raise ImproperlyConfigured(f"{path} is empty: delete it, or set SECRET_KEY in the environment.")
 
 
 SECRET_KEY = _secret_key()
@@ -131,14 +141,20 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
 ]
-# Sign-in throttling (django-axes): after LAB_LOGIN_FAILURES failed sign-ins for one username,
-# or from one address, sign-in answers 429 for LAB_LOGIN_COOLOFF_MINUTES; the check runs
-# before the password is hashed, so a locked-out flood costs no hashing.
+# Sign-in throttling (django-axes): after LAB_LOGIN_FAILURES failed sign-ins of one username
+# from one address, that pair answers 429 for LAB_LOGIN_COOLOFF_MINUTES; an address answers 429
+# for every username after LAB_LOGIN_ADDRESS_FAILURES failures (a password spray). No global
+# per-username lock: failures from elsewhere cannot lock an admin out (webapp/lab/lockout.py).
+# The check runs before the password is hashed, so a locked-out flood costs no hashing.
 AUTHENTICATION_BACKENDS = ["axes.backends.AxesStandaloneBackend", "django.contrib.auth.backends.ModelBackend"]
+AXES_HANDLER = "webapp.lab.lockout.PairLockoutHandler"
 AXES_FAILURE_LIMIT = env.int("LAB_LOGIN_FAILURES", default=5)
+LAB_LOGIN_ADDRESS_FAILURES = env.int("LAB_LOGIN_ADDRESS_FAILURES", default=50)
 AXES_COOLOFF_TIME = env.float("LAB_LOGIN_COOLOFF_MINUTES", default=15.0) / 60  # hours
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]  # the address ceiling: lockout.py
 AXES_RESET_ON_SUCCESS = True
+# sign-up attempts (POSTs) per address per hour (views/auth.signup), then 429
+LAB_SIGNUP_ATTEMPTS_PER_HOUR = env.int("LAB_SIGNUP_ATTEMPTS_PER_HOUR", default=20)
 AXES_LOCKOUT_TEMPLATE = "registration/locked_out.html"
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "experiment-list"
@@ -205,6 +221,14 @@ LAB_EVENT_MIN_INTERVAL = env.float("LAB_EVENT_MIN_INTERVAL", default=0.5)
 LAB_MAX_CHART_POINTS = 2000
 # Quotas, each with a clear message when reached
 LAB_MAX_UPLOAD_BYTES = env.int("LAB_MAX_UPLOAD_MB", default=20) * 2**20  # checked while the file streams in
+# request bodies, checked by the ASGI layer before Django reads (and spools) them
+# (webapp/lab/body_limits.py): anonymous requests (sign-in, sign-up forms) and signed-in ones
+# (an upload of LAB_MAX_UPLOAD_BYTES with its form around it)
+LAB_MAX_ANONYMOUS_BODY_BYTES = env.int("LAB_MAX_ANONYMOUS_BODY_KB", default=256) * 1024
+LAB_MAX_BODY_BYTES = LAB_MAX_UPLOAD_BYTES + env.int("LAB_BODY_OVERHEAD_KB", default=1024) * 1024
+# the REST API's rate limit per token (webapp/api/throttling.py): requests per window, then 429
+LAB_API_RATE_LIMIT = env.int("LAB_API_RATE_LIMIT", default=600)
+LAB_API_RATE_WINDOW = env.float("LAB_API_RATE_WINDOW", default=60.0)
 LAB_MAX_EXAMPLES_PER_TASK = env.int("LAB_MAX_EXAMPLES_PER_TASK", default=200_000)
 LAB_MAX_RUNS_PER_EXPERIMENT = env.int("LAB_MAX_RUNS_PER_EXPERIMENT", default=500)
 LAB_MAX_QUEUED_RUNS_PER_USER = env.int("LAB_MAX_QUEUED_RUNS_PER_USER", default=2000)

@@ -2,6 +2,7 @@
 // page's own filters: accuracy and ECE against N with 95% CI error bars (one line per
 // method), reliability diagrams overlaid (one line per method), per-layer cosine similarity
 // to ICL (one line per method). Data reaches the page only as text (Lab.el / textContent).
+// Metric labels, units and ranges come from the engine's metric table (data.json's metric_table).
 (function () {
   const box = document.getElementById("cmp-charts");
   if (!box || !window.Plotly) return;
@@ -21,9 +22,11 @@
   }
 
   const label = (m) => (data.method_labels && data.method_labels[m]) || m;
+  const metricOf = (name) => data.metric_table[name];
   const here = (r) => r.model === modelSel.value && r.eval_task === taskSel.value;
 
-  function againstN(id, metric, title) {
+  function againstN(id, metric) {
+    const info = metricOf(metric);
     const rows = data.summary.filter((r) => here(r) && r[metric]);
     const methods = data.methods.filter((m) => rows.some((r) => r.method === m));
     const traces = methods.map((m) => {
@@ -39,10 +42,10 @@
     });
     const ns = [...new Set(rows.map((r) => r.n))].sort((a, b) => a - b);
     Plotly.react(document.getElementById(id), traces, {
-      title: { text: title + " against N" }, height: 340, margin: MARGIN, legend: { orientation: "h", y: -0.25 },
+      title: { text: info.title + " against N" }, height: 340, margin: MARGIN, legend: { orientation: "h", y: -0.25 },
       xaxis: { title: { text: "N" }, tickvals: ns, ticktext: ns.map(String),
         type: ns.length > 1 && ns[0] > 0 && ns[ns.length - 1] / ns[0] >= 4 ? "log" : "linear" },
-      yaxis: { title: { text: title }, rangemode: "tozero", range: metric === "accuracy" ? [0, 1.02] : undefined },
+      yaxis: { title: { text: info.label + " (" + info.unit + ")" }, rangemode: "tozero", range: info.axis },
     }, cfg);
   }
 
@@ -60,7 +63,8 @@
     });
     Plotly.react(document.getElementById("xc-rel"), traces, {
       title: { text: "Reliability at N = " + n }, height: 340, margin: MARGIN, legend: { orientation: "h", y: -0.25 },
-      xaxis: { title: { text: "confidence" }, range: [0, 1] }, yaxis: { title: { text: "accuracy" }, range: [0, 1] },
+      xaxis: { title: { text: "confidence" }, range: [0, 1] },
+      yaxis: { title: { text: metricOf("accuracy").label }, range: metricOf("accuracy").range },
     }, cfg);
   }
 
@@ -70,9 +74,9 @@
     const div = document.getElementById("xc-layers");
     Plotly.react(div, rows.map((r) => ({ type: "scatter", mode: "lines+markers", name: label(r.method), x: r.layer,
       y: r.cosine, line: { color: color(r.method) }, marker: { color: color(r.method) } })), {
-      title: { text: "Per-layer cosine similarity to ICL (N = " + n + ")" }, height: 340, margin: MARGIN,
+      title: { text: metricOf("cosine").label + " per layer (N = " + n + ")" }, height: 340, margin: MARGIN,
       legend: { orientation: "h", y: -0.25 }, xaxis: { title: { text: "layer" } },
-      yaxis: { title: { text: "cosine similarity" } },
+      yaxis: { title: { text: metricOf("cosine").unit } },
       annotations: rows.length ? [] : [{ text: "no similarity (ICL is the reference)", showarrow: false,
         xref: "paper", yref: "paper", x: 0.5, y: 0.5 }],
     }, cfg);
@@ -82,8 +86,8 @@
     const rows = data.summary.filter((r) => r.model === modelSel.value);
     options(taskSel, [...new Set(rows.map((r) => r.eval_task))].sort());
     options(nSel, [...new Set(data.summary.filter(here).map((r) => r.n))].sort((a, b) => a - b));
-    againstN("xc-acc", "accuracy", "Accuracy");
-    againstN("xc-ece", "ece", "ECE");
+    againstN("xc-acc", "accuracy");
+    againstN("xc-ece", "ece");
     reliability();
     layers();
     box.dataset.rendered = "1";
@@ -97,8 +101,8 @@
   modelSel.addEventListener("change", render);
   taskSel.addEventListener("change", () => {
     options(nSel, [...new Set(data.summary.filter(here).map((r) => r.n))].sort((a, b) => a - b));
-    againstN("xc-acc", "accuracy", "Accuracy");
-    againstN("xc-ece", "ece", "ECE");
+    againstN("xc-acc", "accuracy");
+    againstN("xc-ece", "ece");
     reliability();
     layers();
   });

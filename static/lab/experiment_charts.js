@@ -2,7 +2,8 @@
 // a band for the 95% interval over seeds), the same at one N as bars with each seed as a
 // dot, reliability diagrams with their bin counts, per-layer similarity, the LoRA subspace
 // overlap between methods (a heatmap), every number in a table, and the per-example view from examples.json. Every piece of data reaches the
-// page as text (Lab.el / textContent), never as HTML.
+// page as text (Lab.el / textContent), never as HTML. Metric labels, units, ranges and bins come from the
+// engine's metric table, served in results.json as metric_table.
 (function () {
   const { el, clear, fmt, color, rgba } = window.Lab;
   const taskSel = document.getElementById("cmp-task");
@@ -12,7 +13,8 @@
   let data = null, timer = null;
   const cfg = window.Lab.plotConfig;
   const MARGIN = { t: 36, r: 12, b: 48, l: 56 };
-  const METRICS = { accuracy: "Accuracy", ece: "ECE (15 equal-width bins)" };
+  const metricOf = (name) => data.metric_table[name];
+  const runMetrics = () => Object.values(data.metric_table).filter((m) => m.scope === "run");
 
   function options(sel, values, keep) {
     const cur = sel.value;
@@ -46,8 +48,8 @@
   }
 
   function metricAxis(metric) {
-    return { title: { text: metric === "accuracy" ? "accuracy (fraction correct)" : "ECE (|confidence − accuracy|)" },
-      range: metric === "accuracy" ? [0, 1.02] : [0, null], rangemode: "tozero", zeroline: false };
+    const m = metricOf(metric);
+    return { title: { text: m.label + " (" + m.unit + ")" }, range: m.axis, rangemode: "tozero", zeroline: false };
   }
 
   function againstN(elId, metric, task) {
@@ -73,7 +75,7 @@
       traces.push(seedDots(m, xs, stats, "", xs.length > 1 ? dodge : 0));
     });
     Plotly.react(document.getElementById(elId), traces, {
-      title: { text: METRICS[metric] + " against N" }, xaxis: axisForN(ns), yaxis: metricAxis(metric),
+      title: { text: metricOf(metric).title + " against N" }, xaxis: axisForN(ns), yaxis: metricAxis(metric),
       height: 340, margin: MARGIN, legend: { orientation: "h", y: -0.25 }, hovermode: "closest",
     }, cfg);
   }
@@ -102,7 +104,7 @@
         yanchor: "bottom", font: { color: color("icl") } });
     }
     Plotly.react(document.getElementById(elId), traces, {
-      title: { text: METRICS[metric] + " at N = " + nSel.value }, shapes, annotations, height: 340, margin: MARGIN,
+      title: { text: metricOf(metric).title + " at N = " + nSel.value }, shapes, annotations, height: 340, margin: MARGIN,
       xaxis: { title: { text: "method" } }, yaxis: metricAxis(metric), hovermode: "closest",
     }, cfg);
   }
@@ -118,7 +120,7 @@
       const centers = bins.map((b) => (b.bin_lower + b.bin_upper) / 2);
       const width = bins.map((b) => b.bin_upper - b.bin_lower);
       const summary = data.summary.find((s) => s.eval_task === task && s.n === n && s.method === r.method);
-      const ece = summary && summary.ece ? " · ECE " + fmt(summary.ece.mean) : "";
+      const ece = summary && summary.ece ? " · " + metricOf("ece").label + " " + fmt(summary.ece.mean) : "";
       const c = color(r.method);
       Plotly.react(div, [
         { type: "scatter", mode: "lines", x: [0, 1], y: [0, 1], line: { dash: "dot", color: "#888" },
@@ -133,7 +135,7 @@
       ], {
         title: { text: label(r.method) + ece, font: { size: 13 } }, height: 330, margin: { t: 32, r: 10, b: 44, l: 56 },
         xaxis: { title: { text: "confidence (predicted probability)" }, range: [0, 1], anchor: "y2" },
-        yaxis: { title: { text: "accuracy" }, range: [0, 1], domain: [0.34, 1] },
+        yaxis: { title: { text: metricOf("accuracy").label }, range: metricOf("accuracy").range, domain: [0.34, 1] },
         yaxis2: { title: { text: "count" }, domain: [0, 0.24], rangemode: "tozero" },
         bargap: 0,
       }, cfg);
@@ -147,8 +149,8 @@
     if (!layers.length) return;
     Plotly.react(div, layers.map((r) => ({ x: r.layer, y: r.cosine, mode: "lines+markers", name: label(r.method),
       line: { color: color(r.method) }, marker: { color: color(r.method) } })),
-      { title: { text: "Per-layer cosine similarity to ICL activations (N = " + n + ")" },
-        xaxis: { title: { text: "layer" }, dtick: 1 }, yaxis: { title: { text: "cosine similarity" } },
+      { title: { text: metricOf("cosine").label + " per layer (N = " + n + ")" },
+        xaxis: { title: { text: "layer" }, dtick: 1 }, yaxis: { title: { text: metricOf("cosine").unit } },
         height: 340, margin: MARGIN, legend: { orientation: "h", y: -0.25 } }, cfg);
   }
 
@@ -183,10 +185,11 @@
       z[i][j] = z[j][i] = o.mean;
       hover[i][j] = hover[j][i] = text;
     });
-    Plotly.react(div, [{ type: "heatmap", x: names, y: names, z, zmin: 0, zmax: 1, colorscale: "Blues", reversescale: true,
+    const overlap = metricOf("adapter_overlap"), [zmin, zmax] = overlap.range;
+    Plotly.react(div, [{ type: "heatmap", x: names, y: names, z, zmin, zmax, colorscale: "Blues", reversescale: true,
       text: hover, texttemplate: "%{z:.2f}", hovertemplate: "%{text}<extra></extra>", xgap: 2, ygap: 2,
-      colorbar: { title: { text: "overlap" }, thickness: 12, tickvals: [0, 0.5, 1] } }], {
-      title: { text: "LoRA subspace overlap at N = " + n }, height: 300, margin: { t: 36, r: 12, b: 56, l: 96 },
+      colorbar: { title: { text: "overlap" }, thickness: 12, tickvals: [zmin, (zmin + zmax) / 2, zmax] } }], {
+      title: { text: overlap.label + " at N = " + n }, height: 300, margin: { t: 36, r: 12, b: 56, l: 96 },
       xaxis: { title: { text: "method" }, type: "category" },
       yaxis: { title: { text: "method" }, type: "category", autorange: "reversed" },
     }, cfg);
@@ -195,7 +198,7 @@
   function smallEvalWarning(task) {
     const box = document.getElementById("cmp-warning");
     const rows = data.summary.filter((r) => r.eval_task === task && r.ece && r.n_examples);
-    const bins = data.ece_bins, need = bins * data.min_examples_per_bin;
+    const bins = metricOf("ece").bins, need = bins * data.min_examples_per_bin;
     const fewest = rows.length ? Math.min(...rows.map((r) => r.n_examples)) : null;
     box.hidden = !(fewest !== null && fewest < need);
     if (!box.hidden) {
@@ -206,13 +209,25 @@
     }
   }
 
+  // the caption's clauses that depend on the metrics: each one's range and the ECE bins
+  function metricCaption() {
+    const shown = ["accuracy", "ece"].map(metricOf);
+    document.getElementById("cmp-ranges").textContent = " (" + shown.map((m) => m.label + " [" +
+      m.range.map((v) => (v === null ? "∞" : v)).join(", ") + "]").join(", ") + ")";
+    document.getElementById("cmp-bins").textContent = metricOf("ece").title + ".";
+  }
+
   function numbersTable(task) {
     document.getElementById("cmp-caption").textContent =
       "Each cell: the mean over seeds [95% CI]; spread: " + data.spread + ".";
+    const metrics = runMetrics();
+    const head = clear(document.querySelector("#cmp-table thead"));
+    head.appendChild(el("tr", {}, el("th", {}, "Method"), el("th", { className: "num" }, "N"),
+      el("th", { className: "num" }, "Seeds"), metrics.map((m) => el("th", { className: "num", title: m.unit }, m.label))));
     const body = clear(document.querySelector("#cmp-table tbody"));
     data.summary.filter((r) => r.eval_task === task).forEach((r) => {
-      const cells = ["accuracy", "ece", "ece_equal_mass", "brier", "nll", "mean_similarity"].map((m) => {
-        const s = r[m];
+      const cells = metrics.map(({ name }) => {
+        const s = r[name];
         if (!s) return el("td", { className: "num" }, "—");
         const ci = s.ci95 ? " [" + fmt(s.ci95[0]) + ", " + fmt(s.ci95[1]) + "]" : "";
         return el("td", { className: "num", title: "seeds: " + s.points.map(([seed, v]) => seed + ": " + fmt(v)).join(", ") },
@@ -235,6 +250,7 @@
     const rows = data.summary.filter((r) => r.eval_task === task && r.n === n);
     const base = data.icl_baseline[task + "|" + n];
     smallEvalWarning(task);
+    metricCaption();
     againstN("acc-n-chart", "accuracy", task);
     againstN("ece-n-chart", "ece", task);
     barsAtN("acc-chart", "accuracy", rows, base);

@@ -1,31 +1,28 @@
 // Live experiment page: history first (history.json), then a websocket that resumes from
 // the last seen event/point ids and reconnects with backoff. Keeps the runs table, the
 // whole-experiment progress bar and ETA, and the loss charts (one line per learning-rate
-// trial, CE and MSE on separate panels) up to date.
+// trial, one panel per loss) up to date. The messages it reads (history, replay, event) are
+// defined in webapp/lab/progress_messages.py: loss points come with their series' parts
+// (stage, key, trial), a run's `training` is what the engine chose (shown as it is), and the
+// panels are labelled from the engine's loss definitions (history.json `losses`).
 (function () {
   const { el, clear, color, fmtDuration } = window.Lab;
   const expId = JSON.parse(document.getElementById("experiment-id").textContent);
   const statusEl = document.getElementById("ws-status");
   const runSel = document.getElementById("loss-run");
-  const FINAL = ["done", "failed", "cancelled"];
   const runs = {};            // id -> snapshot
-  const series = {};          // runId -> {seriesName -> {x: [], y: []}}
+  const series = {};          // runId -> {seriesName -> {stage, key, trial, x: [], y: []}}
   const seenPoints = new Set();
   let lastEvent = 0, lastPoint = 0, backoff = 1000, chartDirty = false, overallDirty = false, userChoseRun = false, lastShown = "";
   const TRIAL_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
-  const PANELS = {
-    ce: { el: "loss-ce", title: "Cross-entropy stages (SFT, soft-SFT)", y: "cross-entropy (nats, log scale)" },
-    mse: { el: "loss-mse", title: "IA2 stage: activation alignment", y: "MSE to ICL activations (log scale)" },
-    joint: { el: "loss-joint", title: "IA2+SFT joint loss", y: "CE + weight × MSE (log scale)" },
-  };
-  const panelOf = (stage) => (stage === "ia2" ? "mse" : stage === "ia2+sft" ? "joint" : "ce");
+  let losses = [];            // the engine's loss definitions: one panel each (key = its stage)
   const runName = (r) => (r ? r.method_label + " N=" + r.n + " seed " + r.seed : "run");
 
   // ---- runs table and overall progress -------------------------------------------------
   function trainingCell(cell, r) {
     clear(cell);
-    (r.training || []).forEach((s) => cell.appendChild(el("div", {}, s.stage + ": lr " + (s.lr === null ? "?" : String(Number(s.lr))) +
-      " · " + s.epochs + " epoch" + (s.epochs === 1 ? "" : "s") + " · best " + s.best_epoch)));
+    (r.training || []).forEach((s) => cell.appendChild(el("div", {}, s.stage + ": lr " + String(Number(s.lr)) +
+      " · " + s.epochs_run + " epoch" + (s.epochs_run === 1 ? "" : "s") + " · best " + s.best_epoch + (s.reused ? " · reused" : ""))));
     if (!(r.training || []).length && r.state === "done") cell.appendChild(el("span", { className: "muted" }, "no training"));
   }
 
@@ -38,18 +35,19 @@
     const f = (name) => row.querySelector('[data-f="' + name + '"]');
     f("state").textContent = r.state + (r.cancel_requested && r.state === "running" ? " (cancelling)" : "");
     f("state").className = "state " + r.state;
-    f("stage").textContent = r.state === "running" ? r.stage || "" : FINAL.includes(r.state) ? "" : r.stage || "";
-    const pct = r.state === "done" ? 100 : Math.round((r.progress || 0) * 100);
+    f("stage").textContent = r.final ? "" : r.stage || "";
+    const pct = Math.round((r.progress || 0) * 100);  // a done run's snapshot says 1 (models.Run.progress)
     f("bar").style.width = pct + "%";
     f("bar").title = pct + "% of the whole run" + (r.total ? " (stage " + r.stage + ": step " + r.step + " / " + r.total + ")" : "");
     f("eta").textContent = r.state === "running" ? fmtDuration(r.eta_seconds) : "";
     f("message").textContent = (r.error || r.message || "").slice(0, 200);
-    f("cancel").hidden = FINAL.includes(r.state);
-    if (f("retry")) f("retry").hidden = !["failed", "cancelled"].includes(r.state);
+    // what a run offers comes with its snapshot (models.Run: can_cancel, can_retry, has_adapter)
+    f("cancel").hidden = !r.can_cancel;
+    if (f("retry")) f("retry").hidden = !r.can_retry;
     if (f("attempts")) {
       f("attempts").textContent = r.attempts ? r.attempts + " of " + document.getElementById("runs").dataset.maxAttempts : "";
     }
-    if (f("adapter")) f("adapter").hidden = r.state !== "done";
+    if (f("adapter")) f("adapter").hidden = !r.has_adapter;
     trainingCell(f("training"), r);
     if (r.state === "done" && (!prev || prev.state !== "done") && window.labCompareRefresh) window.labCompareRefresh();
     if (prev && prev.state !== r.state) chartDirty = true;
@@ -65,10 +63,10 @@
     overallDirty = false;
     const all = Object.values(runs);
     if (!all.length) return;
-    const finished = all.filter((r) => FINAL.includes(r.state));
+    const finished = all.filter((r) => r.final);
     const running = all.filter((r) => r.state === "running");
     const queued = all.filter((r) => r.state === "queued");
-    const frac = all.reduce((s, r) => s + (FINAL.includes(r.state) ? 1 : r.progress || 0), 0) / all.length;
+    const frac = all.reduce((s, r) => s + (r.final ? 1 : r.progress || 0), 0) / all.length;
     document.getElementById("overall-bar").style.width = Math.round(frac * 100) + "%";
     const counts = {};
     all.forEach((r) => { counts[r.state] = (counts[r.state] || 0) + 1; });
@@ -103,71 +101,60 @@
     if (seenPoints.has(p.id)) return;
     seenPoints.add(p.id);
     const byName = series[p.run_id] || (series[p.run_id] = {});
-    const s = byName[p.series] || (byName[p.series] = { x: [], y: [] });
+    const s = byName[p.series] || (byName[p.series] = { stage: p.stage, key: p.key, trial: p.trial, x: [], y: [] });
     s.x.push(p.step); s.y.push(p.value);
     if (p.id > lastPoint) lastPoint = p.id;
     chartDirty = true;
   }
 
-  function parseName(name) {
-    const m = /^(.*)\/([^/@]+)(?:@(\d+))?$/.exec(name);
-    return m ? { stage: m[1], kind: m[2], trial: m[3] === undefined ? 0 : Number(m[3]) } : null;
-  }
-
-  // {stage -> {trial -> {train, dev, best: {x, y, epoch}}}} and the chosen trial per stage
-  function trialsOf(runId) {
+  // the lines of one stage of a run: {trial -> {trial, train, dev}} (series named by the engine)
+  function linesOf(runId, stage) {
     const out = {};
-    Object.entries(series[runId] || {}).forEach(([name, s]) => {
-      const p = parseName(name);
-      if (!p) return;
-      const t = ((out[p.stage] = out[p.stage] || {})[p.trial] = out[p.stage][p.trial] || { trial: p.trial });
-      if (p.kind === "dev_loss") t.dev = s; else t.train = s;
+    Object.values(series[runId] || {}).filter((s) => s.stage === stage).forEach((s) => {
+      const trial = s.trial === null ? 0 : s.trial;
+      const line = out[trial] || (out[trial] = { trial });
+      if (s.key === "dev_loss") line.dev = s; else line.train = s;
     });
-    Object.values(out).forEach((trials) => {
-      let chosen = null;
-      Object.values(trials).forEach((t) => {
-        if (!t.dev || !t.dev.y.length) return;
-        let best = 0;
-        t.dev.y.forEach((v, i) => { if (v < t.dev.y[best] - 1e-7) best = i; });
-        const epoch = t.dev.x[0] === 0 ? best : best + 1;  // a step-0 point is the loss before training
-        t.best = { x: t.dev.x[best], y: t.dev.y[best], epoch };
-        if (!chosen || t.best.y < chosen.best.y) chosen = t;
-      });
-      trials.chosen = chosen ? chosen.trial : null;
-    });
-    return out;
+    return Object.values(out);
   }
 
-  function lrOf(trial) {
+  function lrOf(trial, brief) {
     const grid = window.LAB_LR_GRID || [];
+    if (brief) return "lr " + brief.lr;
     return grid[trial] !== undefined ? "lr " + grid[trial] : "trial " + (trial + 1);
   }
 
-  function tracesForRun(runId, panel, single) {
-    const traces = [], r = runs[runId];
-    Object.entries(trialsOf(runId)).forEach(([stage, trials]) => {
-      if (panelOf(stage) !== panel) return;
-      Object.values(trials).filter((t) => typeof t === "object" && t).forEach((t) => {
-        const chosen = trials.chosen === t.trial;
-        if (!single && trials.chosen !== null && !chosen) return;  // "all runs": the kept trial of each run
-        const c = single ? TRIAL_COLORS[t.trial % TRIAL_COLORS.length] : color(r ? r.method : "");
-        const faint = single && trials.chosen !== null && !chosen;
-        const name = single ? stage + " · " + lrOf(t.trial) + (chosen ? " (chosen)" : "") : runName(r) + " · " + stage;
-        const group = runId + stage + t.trial;
-        const opacity = faint ? 0.3 : 1;
-        if (t.train) traces.push({ type: "scatter", mode: t.train.x.length < 3 ? "lines+markers" : "lines", x: t.train.x, y: t.train.y, name: name + " train",
-          legendgroup: group, opacity, line: { color: c, width: chosen ? 2.5 : 1.3 },
-          hovertemplate: name + "<br>step %{x}: train loss %{y:.4g}<extra></extra>" });
-        if (t.dev) traces.push({ type: "scatter", mode: "lines+markers", x: t.dev.x, y: t.dev.y, name: name + " dev",
-          legendgroup: group, opacity, line: { color: c, width: chosen ? 2 : 1, dash: "dash" },
-          marker: { color: "#fff", size: chosen ? 7 : 5, line: { color: c, width: 1.5 } },
-          hovertemplate: name + "<br>step %{x}: dev loss %{y:.4g}<extra></extra>" });
-        if (t.best) traces.push({ type: "scatter", mode: "markers", x: [t.best.x], y: [t.best.y], legendgroup: group,
-          showlegend: false, opacity, marker: { symbol: "star", size: chosen ? 15 : 10, color: c, line: { color: "#222", width: 1 } },
-          hovertemplate: name + "<br>best epoch " + t.best.epoch + " (step %{x}): dev loss %{y:.4g}<extra></extra>" });
-      });
+  function tracesForRun(runId, loss, single) {
+    const traces = [], r = runs[runId], stage = loss.key;
+    // what the engine chose for this stage (stored with the run's results; none while it runs)
+    const chose = ((r && r.training) || []).find((s) => s.stage === stage) || null;
+    linesOf(runId, stage).forEach((t) => {
+      const chosen = chose !== null && chose.trial === t.trial;
+      const brief = chose ? chose.trials.find((b) => b.trial === t.trial) : null;
+      if (!single && chose !== null && !chosen) return;  // "all runs": the kept trial of each run
+      const c = single ? TRIAL_COLORS[t.trial % TRIAL_COLORS.length] : color(r ? r.method : "");
+      const faint = single && chose !== null && !chosen;
+      const name = single ? stage + " · " + lrOf(t.trial, brief) + (chosen ? " (chosen)" : "") : runName(r) + " · " + stage;
+      const group = runId + stage + t.trial;
+      const opacity = faint ? 0.3 : 1;
+      if (t.train) traces.push({ type: "scatter", mode: t.train.x.length < 3 ? "lines+markers" : "lines", x: t.train.x, y: t.train.y, name: name + " train",
+        legendgroup: group, opacity, line: { color: c, width: chosen ? 2.5 : 1.3 },
+        hovertemplate: name + "<br>step %{x}: train loss %{y:.4g}<extra></extra>" });
+      if (t.dev) traces.push({ type: "scatter", mode: "lines+markers", x: t.dev.x, y: t.dev.y, name: name + " dev",
+        legendgroup: group, opacity, line: { color: c, width: chosen ? 2 : 1, dash: "dash" },
+        marker: { color: "#fff", size: chosen ? 7 : 5, line: { color: c, width: 1.5 } },
+        hovertemplate: name + "<br>step %{x}: dev loss %{y:.4g}<extra></extra>" });
+      if (brief) traces.push({ type: "scatter", mode: "markers", x: [brief.best_step], y: [brief.best_dev_loss], legendgroup: group,
+        showlegend: false, opacity, meta: "best", marker: { symbol: "star", size: chosen ? 15 : 10, color: c, line: { color: "#222", width: 1 } },
+        hovertemplate: name + "<br>best epoch " + brief.best_epoch + " (step %{x}): dev loss %{y:.4g}<extra></extra>" });
     });
     return traces;
+  }
+
+  function panelOf(loss) {  // the chart of one loss, made on first use
+    const id = "loss-" + loss.panel;
+    return document.getElementById(id) ||
+      document.getElementById("loss-panels").appendChild(el("div", { id, className: "chart", hidden: true }));
   }
 
   function runsWithLoss() {
@@ -205,32 +192,32 @@
     const has = runsWithLoss().length > 0;
     let drawn = 0;
     document.getElementById("loss-empty").hidden = has;
-    Object.entries(PANELS).forEach(([panel, spec]) => {
-      const div = document.getElementById(spec.el);
+    losses.forEach((loss) => {
+      const div = panelOf(loss);
       let traces = [];
-      if (choice.startsWith("run:")) traces = tracesForRun(Number(choice.slice(4)), panel, true);
+      if (choice.startsWith("run:")) traces = tracesForRun(Number(choice.slice(4)), loss, true);
       else if (choice.startsWith("method:")) {
         const m = choice.slice(7);
-        runsWithLoss().filter((id) => runs[id] && runs[id].method === m).forEach((id) => { traces = traces.concat(tracesForRun(id, panel, false)); });
+        runsWithLoss().filter((id) => runs[id] && runs[id].method === m).forEach((id) => { traces = traces.concat(tracesForRun(id, loss, false)); });
       }
       div.hidden = !traces.length;
       if (!traces.length) return;
-      drawn += traces.reduce((n, t) => n + t.x.length, 0);
-      const title = choice.startsWith("run:") ? spec.title + " · " + runName(runs[Number(choice.slice(4))]) : spec.title;
+      drawn += traces.filter((t) => t.meta !== "best").reduce((n, t) => n + t.x.length, 0);
+      const title = loss.label + (choice.startsWith("run:") ? " · " + runName(runs[Number(choice.slice(4))]) : "");
       Plotly.react(div, traces, {
-        title: { text: title, font: { size: 14 } }, height: 400, margin: { t: 36, r: 10, b: 40, l: 64 },
+        title: { text: title + "<br><sub>" + loss.formula + "</sub>", font: { size: 14 } }, height: 400, margin: { t: 52, r: 10, b: 40, l: 64 },
         xaxis: { title: { text: "optimizer step (within a trial)", standoff: 4 }, rangemode: "tozero" },
-        yaxis: { title: { text: spec.y }, type: "log" },
+        yaxis: { title: { text: loss.unit + " (log scale)" }, type: "log" },
         legend: { orientation: "h", x: 0, y: -0.2, yanchor: "top", font: { size: 11 } }, hovermode: "closest",
       }, window.Lab.plotConfig);
     });
-    document.getElementById("loss").dataset.points = drawn;  // what the charts show (read by the browser test)
+    document.getElementById("loss").dataset.points = drawn;  // loss points the charts show (read by the browser tests)
     // a panel appearing or going re-flows the grid: plotly only follows window resizes by itself
-    const shown = Object.values(PANELS).map((p) => !document.getElementById(p.el).hidden).join();
+    const shown = losses.map((loss) => !panelOf(loss).hidden).join();
     if (shown !== lastShown) {
       lastShown = shown;
-      Object.values(PANELS).forEach((p) => {
-        const div = document.getElementById(p.el);
+      losses.forEach((loss) => {
+        const div = panelOf(loss);
         if (!div.hidden && div.data) Plotly.Plots.resize(div);
       });
     }
@@ -280,10 +267,13 @@
   fetch("history.json", { credentials: "same-origin" })
     .then((r) => r.json())
     .then((h) => {
+      losses = h.losses;
       h.runs.forEach(applyRun);
       Object.entries(h.series).forEach(([runId, byName]) => {
         series[runId] = series[runId] || {};
-        Object.entries(byName).forEach(([name, s]) => { series[runId][name] = { x: s.steps.slice(), y: s.values.slice() }; });
+        Object.entries(byName).forEach(([name, s]) => {
+          series[runId][name] = { stage: s.stage, key: s.key, trial: s.trial, x: s.steps.slice(), y: s.values.slice() };
+        });
       });
       lastEvent = h.last_event; lastPoint = h.last_point; chartDirty = true;
       drawChart(); drawOverall();

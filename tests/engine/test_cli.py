@@ -21,7 +21,7 @@ def test_compare_runs_every_method_and_writes_results(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "workers.engine", "compare", str(cfg), "--out", str(out),
                            "--cache-dir", str(tmp_path / "cache")], capture_output=True, text=True, timeout=600)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    assert "accuracy" in proc.stdout and "IA2->SFT" in proc.stdout   # the summary table
+    assert "Accuracy" in proc.stdout and "IA2->SFT" in proc.stdout   # the summary table, labelled by the metric table
     results = json.loads(out.read_text())
     runs = results["runs"]
     assert {(r["method"], r["eval_task"]) for r in runs} == {(m, t) for m in METHODS

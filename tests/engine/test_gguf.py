@@ -14,7 +14,8 @@ import pytest
 from workers.engine import gguf_convert
 from workers.engine.errors import ModelLoadError
 from workers.engine.local_models import get_local_model, local_models, shipped_gguf_path
-from workers.engine.model_loading import explain_load_error, resolve_model_path
+from workers.engine.load_errors import explain_load_error
+from workers.engine.model_loading import resolve_model_path
 
 
 def write_gguf(path, arch="llama", qtype=None):

@@ -1,4 +1,4 @@
-"""The adapter layers known from a model's config (light.linear_module_names, torch-free,
+"""The adapter layers known from a model's config (model_info.linear_module_names, torch-free,
 what check_config checks target_modules against) are exactly the layers of the loaded model
 (adapters.linear_module_names, what attach_adapter checks at run time)."""
 import pytest

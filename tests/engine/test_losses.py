@@ -10,7 +10,7 @@ import torch.nn.functional as F
 from workers.engine.adapters import attach_adapter, detach_adapter
 from workers.engine.architecture import attention_modules
 from workers.engine.capture import ActivationCapture
-from workers.engine.losses import TrainItem, _batch, ce_loss, ia2_loss, teacher_acts
+from workers.engine.losses import TrainItem, _batch, ce_loss, ia2_loss, joint_loss, soft_loss, teacher_acts
 from workers.engine.model_loading import load_model
 from workers.engine.progress import Reporter
 from workers.engine.sequences import answer_logits, encode_prompts
@@ -113,3 +113,77 @@ def test_only_stages_that_read_activations_attach_hooks(lm):
         with trainer.hooks(stage):
             assert all(bool(m._forward_hooks) == hooked for m in modules), stage
     assert not any(m._forward_hooks for m in modules)
+
+
+def test_the_joint_loss_weighs_mse_by_one_minus_w_and_ce_by_w(lm):
+    """IA2+SFT is (1 - w)·MSE + w·CE (loss_definitions says so, and the charts): w = 0 is IA2
+    alone, w = 1 SFT alone, and w = 0.25 keeps three quarters of the MSE."""
+    its, pad = items(lm, [1, 2, 2]), lm.tokenizer.pad_token_id
+    with torch.no_grad():
+        ce = ce_loss(lm.model, its, pad, "cpu").item()
+        with ActivationCapture(lm.model, detach=False) as cap:
+            mse = ia2_loss(lm.model, its, pad, "cpu", cap).item()
+            joint = {w: joint_loss(lm.model, its, pad, "cpu", cap, w).item() for w in (0.0, 0.25, 1.0)}
+    assert abs(mse - ce) > 0.1, (mse, ce)   # else swapping the weights would go unseen
+    assert joint[0.0] == pytest.approx(mse, rel=1e-6)
+    assert joint[1.0] == pytest.approx(ce, rel=1e-6)
+    assert joint[0.25] == pytest.approx(0.75 * mse + 0.25 * ce, rel=1e-6)
+
+
+def with_soft_targets(its, ids, probs):
+    return [TrainItem(it.prompt_ids, it.gold_ids, it.icl_ids, it.icl_acts, i, p) for it, i, p in zip(its, ids, probs)]
+
+
+def kl_by_hand(model, its, pad):
+    """KL(ICL top-K || model) of each answer token, one example at a time, averaged over tokens."""
+    per_token = []
+    for it in its:
+        logq = torch.log_softmax(answer_logits(model, _batch([it], "icl_ids", pad, "cpu"))[0].float(), dim=-1)
+        for t in range(len(it.icl_ids)):
+            p = it.soft_probs[t] / it.soft_probs[t].sum()
+            per_token.append(float((p * (p.log() - logq[t, it.soft_ids[t]])).sum()))
+    return sum(per_token) / len(per_token)
+
+
+def test_soft_sft_is_the_kl_from_the_icl_top_k_to_the_model(lm):
+    """The soft-label loss is KL(ICL || model) over the top-K tokens (renormalised), per answer
+    token, padded positions left out: never negative, zero when the model already predicts the
+    ICL distribution, and equal to the KL computed example by example."""
+    its, pad = items(lm, [1, 3, 2]), lm.tokenizer.pad_token_id
+    gen = torch.Generator().manual_seed(2)
+    vocab = lm.model.config.vocab_size
+    ids = [torch.stack([torch.randperm(vocab, generator=gen)[:4] for _ in it.icl_ids]) for it in its]
+    # a top-K of the ICL distribution sums to less than 1: it is renormalised over the K tokens
+    probs = [torch.rand((len(it.icl_ids), 4), generator=gen) * 0.2 + 0.01 for it in its]
+    soft = with_soft_targets(its, ids, probs)
+    with torch.no_grad():
+        loss = soft_loss(lm.model, soft, pad, "cpu").item()
+        assert loss > 0
+        assert loss == pytest.approx(kl_by_hand(lm.model, soft, pad), rel=1e-4)
+        alone = soft[1:2]   # a batch of one
+        assert soft_loss(lm.model, alone, pad, "cpu").item() == pytest.approx(kl_by_hand(lm.model, alone, pad),
+                                                                              rel=1e-4)
+        # the model's own full distribution as the target: nothing to learn
+        own = [torch.softmax(answer_logits(lm.model, _batch([it], "icl_ids", pad, "cpu"))[0].float(), dim=-1)
+               for it in its]
+        full = with_soft_targets(its, [torch.arange(vocab).expand(len(it.icl_ids), vocab) for it in its], own)
+        assert abs(soft_loss(lm.model, full, pad, "cpu").item()) < 1e-4
+
+
+def test_soft_sft_stays_finite_with_zero_probabilities_and_padded_answers(lm):
+    """A top-K entry of probability 0 adds nothing (0·log 0 = 0), and the padded positions of
+    shorter answers (no target at all) neither turn the loss nor its gradients into NaN."""
+    its, pad = items(lm, [1, 3]), lm.tokenizer.pad_token_id
+    ids = [torch.tensor([[5, 6, 7]] * len(it.icl_ids)) for it in its]
+    probs = [torch.tensor([[0.5, 0.5, 0.0]] * len(it.icl_ids)) for it in its]
+    with_zero = with_soft_targets(its, ids, probs)
+    without = with_soft_targets(its, [i[:, :2] for i in ids], [q[:, :2] for q in probs])
+    lm.model.zero_grad()
+    loss = soft_loss(lm.model, with_zero, pad, "cpu")
+    loss.backward()
+    grads = [q.grad for q in lm.model.parameters() if q.requires_grad]
+    assert torch.isfinite(loss) and all(g is not None and torch.isfinite(g).all() for g in grads)
+    assert any(g.abs().sum() > 0 for g in grads)
+    lm.model.zero_grad()
+    with torch.no_grad():
+        assert loss.item() == pytest.approx(soft_loss(lm.model, without, pad, "cpu").item(), rel=1e-6)

@@ -9,9 +9,9 @@ import pytest
 
 from workers.engine.embedded.packs import PACKS as EMBEDDED_SPECS
 from workers.engine.embedded.packs import PACKS_DIR as EMBEDDED_DIR
-from workers.engine.kshot import counterbalanced
+from workers.engine.kshot import counterbalanced, kshot_metrics, kshot_prompts
 from workers.engine.realtext import build_packs
-from workers.engine.tasks import builtin_tasks, get_task
+from workers.engine.tasks import DEMO_SEPARATOR, builtin_tasks, get_task
 
 REALTEXT = sorted(build_packs.PACKS_DIR.glob("*.json"))
 
@@ -20,8 +20,11 @@ def load(path):
     return json.loads(Path(path).read_text())
 
 
-@pytest.mark.skipif(not (build_packs.DEFAULT_WORDNET / "data.noun").exists(), reason="wordnet-base not installed")
 def test_realtext_packs_regenerate_identically_from_debian_wordnet(tmp_path):
+    """The shipped packs are what the build script makes from Debian's WordNet. Without the
+    dictionary this fails with the install command (the suite never skips a check)."""
+    assert (build_packs.DEFAULT_WORDNET / "data.noun").exists(), (
+        f"WordNet is not at {build_packs.DEFAULT_WORDNET}: apt-get install wordnet-base")
     build_packs.write_packs(out=tmp_path)
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(p.name for p in build_packs.PACKS_DIR.iterdir())
     for path in tmp_path.iterdir():
@@ -100,3 +103,30 @@ def test_embedded_icl_counterbalanced(embedded):
         eight = counterbalanced(embedded, tasks, 8, eval_size=60, batch_size=60)
         assert abs(zero["accuracy"] - zero["chance"]) < 0.02, zero
         assert eight["accuracy"] >= zero["chance"] + 0.4, eight
+
+
+def test_kshot_prompts_hold_k_demonstrations_from_the_pool_then_the_query():
+    """Each query gets k distinct demonstrations of the task's pool (never an evaluation
+    example), written as `demo` blocks before the query; k = 0 is the bare query."""
+    task = get_task("vehicle-tool-clothing")
+    pool = {task.demo(e.input, e.output) for e in task.examples}
+    queries = task.eval_examples[:10]
+    prompts, inputs, golds = kshot_prompts(task, 3, eval_size=10)
+    assert inputs == [q.input for q in queries] and golds == [q.output for q in queries]
+    for prompt, q in zip(prompts, queries):
+        *demos, last = prompt.split(DEMO_SEPARATOR)
+        assert last == task.query(q.input)
+        assert len(demos) == len(set(demos)) == 3 and set(demos) <= pool
+    assert len({p.split(DEMO_SEPARATOR)[0] for p in prompts}) > 1   # each query draws its own
+    assert kshot_prompts(task, 0, eval_size=10)[0] == [task.query(q.input) for q in queries]
+    assert kshot_prompts(task, 3, eval_size=10) == (prompts, inputs, golds)   # seeded
+
+
+def test_counterbalanced_averages_the_per_task_metrics(embedded):
+    tasks = [get_task(n) for n in rotation_groups()["bird-or-vegetable"]]
+    out = counterbalanced(embedded, tasks, 2, eval_size=12, batch_size=12)
+    per_task = [kshot_metrics(embedded, t, 2, eval_size=12, batch_size=12) for t in tasks]
+    assert out["per_task"] == {t.name: m for t, m in zip(tasks, per_task)}
+    for key in ("accuracy", "ece", "chance"):
+        assert out[key] == pytest.approx(sum(m[key] for m in per_task) / len(tasks)), key
+    assert out["chance"] == pytest.approx(1 / len(tasks[0].labels))

@@ -20,7 +20,7 @@ from workers.engine.plan import RunKey
 from workers.engine.runner import execute_run
 from workers.engine.scoring import score_label_set
 from workers.engine.sequences import build_batch, encode_prompts
-from workers.engine.tasks import get_task
+from workers.engine.tasks import DEMO_SEPARATOR, get_task
 
 pytestmark = pytest.mark.timeout(600)
 
@@ -75,7 +75,19 @@ def test_gguf_by_path_scores_exactly_like_the_alias(smol, tmp_path):
     assert torch.equal(a, b)
 
 
-@pytest.mark.xfail(strict=True, reason=(
+def test_the_remapped_kshot_prompts_carry_their_demonstrations():
+    """What the xfail below measures: 8 demonstrations with each order's own label words before
+    every query (a prompt without them would fail the xfail's assertion too, and go unseen)."""
+    for name in ("wordnet-remapped-a", "wordnet-remapped-b"):
+        task = get_task(name)
+        pool = {task.demo(e.input, e.output) for e in task.examples}
+        prompts, inputs, _ = kshot_prompts(task, 8, eval_size=40)
+        for prompt, x in zip(prompts, inputs):
+            *demos, query = prompt.split(DEMO_SEPARATOR)
+            assert query == task.query(x) and len(set(demos)) == 8 and set(demos) <= pool
+
+
+@pytest.mark.xfail(strict=True, raises=AssertionError, reason=(
     "measured: SmolLM2-135M does not learn the remapped labels in context. Here (40 queries per order) "
     "0-shot 0.500, 8-shot 0.450; bench/smollm2_curve.py (200 per order, bf16 on an H200): k=0 0.502, "
     "1 0.485, 2 0.482, 4 0.485, 8 0.535, 16 0.515; with ' left'/' right' labels 8-shot 0.558. strict: if it starts to hold, this "

@@ -123,3 +123,32 @@ def test_lru_bounds_the_worker_caches():
     lru.put("d", "D")
     assert "b" in lru and "c" not in lru
     assert icl_work._memory.capacity <= 8 and stage_cache._memory.capacity <= 16
+
+
+def test_a_stage_key_covers_every_setting_its_weights_depend_on():
+    base = dict(data_key="d", adapter={"type": "lora", "r": 8}, training={"lr": 1e-3, "max_epochs": 4},
+                stages=["ia2"], device="cpu", dtype="torch.float32")
+    key = stage_cache.stage_key(**base)
+    assert stage_cache.stage_key(**{**base, "training": {"max_epochs": 4, "lr": 1e-3}}) == key  # order-free
+    for field, other in (("data_key", "e"), ("adapter", {"type": "lora", "r": 16}),
+                         ("training", {"lr": 3e-3, "max_epochs": 4}), ("training", {"lr": 1e-3, "max_epochs": 5}),
+                         ("stages", ["ia2", "sft"]), ("device", "cuda:0"), ("dtype", "torch.bfloat16")):
+        assert stage_cache.stage_key(**{**base, field: other}) != key, field
+
+
+def test_other_training_settings_never_reuse_a_stored_stage(tmp_path):
+    """Two experiments that differ only in their training settings share the cache folder but
+    not their trained weights: the second trains its stage again (stale weights would otherwise
+    be evaluated under the new settings)."""
+    cfg = {**CONFIG, "eval_size": 8, "similarity_size": 4, "training": {"max_epochs": 1, "patience": 1, "lr": 1e-2}}
+    fresh()
+    first = execute_run(cfg, RunKey("sft", 4, 0), cache_dir=tmp_path)[0]
+    fresh()
+    again = execute_run(cfg, RunKey("sft", 4, 0), cache_dir=tmp_path)[0]
+    fresh()
+    other_lr = {**cfg, "training": {**cfg["training"], "lr": 3e-2}}
+    other = execute_run(other_lr, RunKey("sft", 4, 0), cache_dir=tmp_path)[0]
+    fresh()
+    assert [s["reused"] for s in first["training_stages"]] == [False]
+    assert [s["reused"] for s in again["training_stages"]] == [True]
+    assert [s["reused"] for s in other["training_stages"]] == [False]

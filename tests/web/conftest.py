@@ -145,4 +145,4 @@ def experiment_post(task, **over):
 
 @pytest.fixture
 def no_engine_check(monkeypatch):
-    monkeypatch.setattr("webapp.lab.experiment_form.engine_check", lambda config: [])
+    monkeypatch.setattr("webapp.lab.services.planning.engine_check", lambda config: [])

@@ -125,13 +125,15 @@ def point_celery_at(url):
 
 
 @contextlib.contextmanager
-def embedded_app(tmp_path):
+def embedded_app(tmp_path, **extra_env):
     """`python -m webapp.serve` in embedded mode (in-process worker thread) on a free port with
     a fresh SQLite database under tmp_path, so it never touches the test Postgres; yields
-    (base URL, its environment). A traceback in its log fails the test."""
+    (base URL, its environment); `extra_env` is added to its environment (e.g. TMPDIR). A
+    traceback in its log fails the test."""
     port = free_port()
     env = service_env(DATABASE_URL=f"sqlite:///{tmp_path / 'app.sqlite3'}", LAB_VAR_DIR=tmp_path / "var",
-                      MEDIA_ROOT=tmp_path / "media", PORT=port, DEMO_PASSWORD="demo-pw", OMP_NUM_THREADS=1)
+                      MEDIA_ROOT=tmp_path / "media", PORT=port, DEMO_PASSWORD="demo-pw", OMP_NUM_THREADS=1,
+                      **extra_env)
     log_path = tmp_path / "server.log"
     log = open(log_path, "wb")
     proc = subprocess.Popen([sys.executable, "-m", "webapp.serve"], cwd=ROOT, env=env, stdout=log,

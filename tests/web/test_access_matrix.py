@@ -100,6 +100,7 @@ TABLE = {
     "api/experiments/<int:experiment_id>/": [("GET", "401 200 200 200 404 401"),
                                              ("DELETE", "401 403 204 204 404 401")],  # the editor launched it
     "api/experiments/<int:experiment_id>/cancel/": ("POST", "401 403 200 200 404 401"),
+    "api/experiments/<int:experiment_id>/clone/": ("GET", "401 200 200 200 404 401"),  # the settings of a run-again
     "api/experiments/<int:experiment_id>/results/": ("GET", "401 200 200 200 404 401"),
     "api/experiments/<int:experiment_id>/runs/": ("GET", "401 200 200 200 404 401"),
     "api/experiments/<int:experiment_id>/runs/<int:run_id>/": ("GET", "401 200 200 200 404 401"),

@@ -11,6 +11,7 @@ import pytest
 from django.test import Client
 
 from webapp.lab.services import cross_experiment, exports
+from workers.engine.metric_table import BOOTSTRAP_RESAMPLES
 
 from .test_api import Api
 from .test_compare import A_RIGHT, B_RIGHT, make_result, world  # noqa: F401 (world: the fixture)
@@ -62,7 +63,7 @@ def test_paired_statistics_are_the_services(world):  # noqa: F811
     assert first["mcnemar_p"] == pytest.approx(2 * (1 + 11) / 2 ** 11)  # 2 P(X <= 1), X ~ Bin(11, 1/2)
     assert first["accuracy_diff"] == pytest.approx(0.45) and not first["within_noise"]
     assert (first["seed"], second["seed"]) == (0, 1) and second["within_noise"]
-    assert (body["resamples"], body["seed"], first["bootstrap_seed"]) == (1000, 0, 0)
+    assert (body["resamples"], body["seed"], first["bootstrap_seed"]) == (BOOTSTRAP_RESAMPLES, 0, 0)
     # the filters narrow the pairs; A and B are required
     assert [p["seed"] for p in api.get("/comparisons/paired/", a="sft", b="icl", seed="1").json()["pairs"]] == [1]
     r = api.get("/comparisons/paired/", a="sft")

@@ -23,6 +23,7 @@ UPLOADS = [
     ("latin-1 csv", "d.csv", "input,output\ncafé,positive\n".encode("latin-1"), "not UTF-8"),
     ("no extension", "data", b"input,output\na,positive\n", "Upload a .csv"),
     ("label outside the set", "d.csv", b"input,output\na,maybe\n", "not one of the task's labels"),
+    ("jsonl lone surrogate", "d.jsonl", b'{"input": "a\\ud800", "output": "positive"}\n', "lone surrogate"),
 ]
 
 
@@ -195,6 +196,8 @@ CORPUS = [
     ("task kind unknown", *_task(kind="regression"), 200, "kind", ["valid choice"]),
     ("task template without {x}", *_task(input_template="Text: Label:"), 200, "input_template", ["{x}"]),
     ("task template empty, no model", *_task(input_template=""), 200, "input_template", ["{x}", "choose a model"]),
+    ("task template too long", *_task(input_template="{x}" + "t" * 2_000), 200, "input_template",
+     ["the limit is 2,000"]),
     ("task parser unknown", *_task(answer_parser="regex"), 200, "answer_parser", ["valid choice"]),
     ("task one label", *_task(labels_text="only"), 200, "labels_text", ["at least two"]),
     ("task duplicate labels", *_task(labels_text="a, b, a"), 200, "labels_text", ["once"]),
@@ -211,6 +214,7 @@ CORPUS = [
      {**OK_EDIT, "name": "gen", "labels_text": "yes, no"}, 200, "labels_text", ["#1", "edit or delete"]),
     ("edit: name of another task", *_edit(name="gen"), 200, "name", ["pick another"]),
     ("edit: template without {x}", *_edit(input_template="nothing"), 200, "input_template", ["{x}"]),
+    ("edit: template too long", *_edit(input_template="{x}" * 1_000), 200, "input_template", ["the limit is 2,000"]),
     # one example
     ("example input empty", *_example_add(input=""), 302, None, ["Example not added", "input", "required"]),
     ("example output empty", *_example_add(output=""), 302, None, ["Example not added", "output", "required"]),
@@ -334,6 +338,8 @@ CORPUS = [
      ["only a failed or cancelled run"]),
     ("cancel a finished run", "post", "/experiments/{exp}/runs/{done_run}/cancel/", {}, 302, None,
      ["already finished"]),
+    # personal API tokens
+    ("token name with NUL", "post", "/account/tokens/", {"name": "laptop\x00"}, 400, None, ["NUL", "plain text"]),
     # preview.json parameters
     ("preview index not a number", "get", "/tasks/{task}/preview.json", {"index": "first"}, 400, "index",
      ["whole number"]),
@@ -372,6 +378,8 @@ CORPUS = [
     ("sign-up username taken", *_signup(username="alice"), 200, "username", ["already exists"]),
     ("sign-up username with spaces", *_signup(username="c arol!"), 200, "username", ["valid username"]),
     ("sign-up username too long", *_signup(username="u" * 151), 200, "username", ["at most 150"]),
+    ("sign-up username a look-alike", *_signup(username="\u0430lice"), 200, "username",
+     ["looks like an existing account"]),
     ("sign-up passwords differ", *_signup(password2="another long pass 42"), 200, "password2", ["didn"]),
     ("sign-up password too short", *_signup(password1="short1", password2="short1"), 200, "password2",
      ["too short", "at least 10"]),

@@ -18,7 +18,7 @@ def test_makefile_targets_call_existing_modules():
 def test_run_all_runs_every_benchmark_module():
     from bench import run_all
 
-    on_disk = {p.stem for p in (ROOT / "bench").glob("*.py")} - {"__init__", "run_all", "webcommon", "reference_loops"}
+    on_disk = {p.stem for p in (ROOT / "bench").glob("*.py")} - {"__init__", "run_all", "webcommon", "reference_loops", "mutation_score"}
     assert set(run_all.BENCHMARKS) == on_disk
     for name in run_all.BENCHMARKS:  # importable without running (the benchmarks are behind main())
         assert callable(importlib.import_module(f"bench.{name}").main), name

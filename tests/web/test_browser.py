@@ -119,6 +119,29 @@ def _no_injection(page):
     assert page.evaluate("() => document.querySelectorAll('main img, main b').length") == 0, "data became markup"
 
 
+def sign_in(page, base, username="demo", password="demo-pw"):
+    """Sign in through the page's form (the embedded app's demo user by default)."""
+    page.goto(base + "/accounts/login/")
+    page.fill("#id_username", username)
+    page.fill("#id_password", password)
+    page.click("button[type=submit]")
+    page.wait_for_url(base + "/experiments/")
+
+
+def fill_sft_experiment(page, base, name, n, eval_size):
+    """The new-experiment form filled for one SFT run on animal-or-fruit (no similarity
+    pass), ready for its launch button."""
+    page.goto(base + "/experiments/new/")
+    page.fill("#id_name", name)
+    page.select_option("#id_train_task", label="animal-or-fruit")
+    page.eval_on_selector_all("input[name=methods]", "els => els.forEach(e => { e.checked = false; })")
+    page.check("input[name=methods][value='sft']")
+    page.fill("#id_n_values", str(n))
+    page.fill("#id_seeds", "1")
+    page.fill("#id_eval_size", str(eval_size))
+    page.fill("#id_similarity_size", "0")
+
+
 def _scenario(base, page, tmp_path):
     dialogs = []
     page.add_init_script(VIOLATIONS)
@@ -129,12 +152,7 @@ def _scenario(base, page, tmp_path):
 
     page.on("dialog", on_dialog)
 
-    # sign in
-    page.goto(base + "/")
-    page.fill("#id_username", "demo")
-    page.fill("#id_password", "demo-pw")
-    page.click("button[type=submit]")
-    page.wait_for_url(base + "/experiments/")
+    sign_in(page, base)
 
     # a new task (named with markup) with typed examples and a CSV import
     page.goto(base + "/tasks/new/")

@@ -1,8 +1,9 @@
 """Browser test of /compare/ (Playwright + Chromium, the real app server of test_browser.py
 on a fresh SQLite database, seeded with two experiments of known results): the metrics
 table, the four charts (drawn by static/lab/cross_experiment_charts.js, no CSP violation), the paired
-statistics, the per-example table, the provenance warning, and a chart downloaded as SVG
-and as PNG through plotly's own export. Screenshot: test-output/browser/compare.png."""
+statistics, the per-example table, the provenance warning, a chart downloaded as SVG
+and as PNG through plotly's own export, and the charts' metric labels taken from the metric
+table the page JSON serves. Screenshot: test-output/browser/compare.png."""
 
 import pytest
 
@@ -37,6 +38,16 @@ print(e1.pk, e2.pk)
 
 def _seed(tmp_path):
     return seed_app_db(tmp_path, SEED, 2)
+
+
+def _relabel(route):
+    """The page JSON with every metric of its metric table renamed: label L:<name>, title
+    T:<name>, unit U:<name>; a chart that shows these read them from the served table."""
+    response = route.fetch()
+    body = response.json()
+    for name, m in body["metric_table"].items():
+        m.update(label=f"L:{name}", title=f"T:{name}", unit=f"U:{name}")
+    route.fulfill(response=response, json=body)
 
 
 def test_compare_page_in_the_browser(app_server, tmp_path):  # noqa: F811
@@ -101,6 +112,23 @@ def test_compare_page_in_the_browser(app_server, tmp_path):  # noqa: F811
             page.wait_for_selector("#acc-n-chart svg.main-svg", state="attached")
             assert page.locator("#acc-n-chart .modebar-btn[data-title='Download plot as SVG']").count() == 1
             assert page.locator("#exp-exports a").count() >= 7
+            # the charts' metric labels, units and bins are the served metric table's
+            page.route("**/results.json", _relabel)
+            page.route("**/compare/data.json*", _relabel)
+            page.reload()
+            page.wait_for_function("() => document.querySelector('#cmp-table thead').innerText.includes('L:brier')")
+            page.wait_for_selector("#layer-chart svg.main-svg", state="attached")
+            assert page.text_content("#acc-n-chart .gtitle") == "T:accuracy against N"
+            assert page.text_content("#ece-chart .g-ytitle") == "L:ece (U:ece)"
+            assert page.text_content("#layer-chart .gtitle").startswith("L:cosine per layer")
+            assert page.text_content("#cmp-bins") == "T:ece."
+            page.goto(base + "/compare/?a=sft&b=icl")
+            page.wait_for_selector("#cmp-charts[data-rendered='1']")
+            page.wait_for_selector("#xc-layers svg.main-svg", state="attached")
+            assert page.text_content("#xc-acc .gtitle") == "T:accuracy against N"
+            assert page.text_content("#xc-ece .g-ytitle") == "L:ece (U:ece)"
+            assert page.text_content("#xc-rel .g-ytitle") == "L:accuracy"
+            assert page.text_content("#xc-layers .gtitle").startswith("L:cosine per layer")
             context.close()
         finally:
             browser.close()

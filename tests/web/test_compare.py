@@ -13,6 +13,7 @@ from django.test import Client
 
 from webapp.lab.models import EvalResult, Experiment, Prediction, Run
 from webapp.teams import services as team_services
+from workers.engine.metric_table import BOOTSTRAP_RESAMPLES
 
 from .conftest import make_task
 
@@ -140,16 +141,16 @@ def test_paired_statistics_on_a_constructed_case(world):
     assert first["mcnemar_p"] == pytest.approx(2 * (1 + 11) / 2 ** 11)  # 2 P(X <= 1), X ~ Bin(11, 1/2)
     assert first["accuracy_diff"] == pytest.approx(0.45)
     # every confidence 0.8: ECE is |0.8 - accuracy| = 0.05 for A and 0.5 for B
-    assert first["resamples"] == 1000 and first["ece_diff"] == pytest.approx(0.05 - 0.5)
+    assert first["resamples"] == BOOTSTRAP_RESAMPLES and first["ece_diff"] == pytest.approx(0.05 - 0.5)
     lo, hi = first["accuracy_ci"]
     assert 0 < lo < 0.45 < hi <= 0.9 and not first["within_noise"]
     assert first["ece_ci"][1] < 0 and first["ece_within_noise"] is False
     assert "SFT is more accurate, beyond noise" in first["verdict"]
     assert "SFT is better calibrated, beyond noise" in first["verdict"]
-    # the page's interval is the seeded 1,000-resample bootstrap of the engine's stats module
+    # the page's interval is the engine's seeded bootstrap, with the metric table's resamples (as the CLI)
     from workers.engine.stats import paired_bootstrap
 
-    direct = paired_bootstrap(A_RIGHT, [0.8] * 20, B_RIGHT, [0.8] * 20, resamples=1000, seed=0)
+    direct = paired_bootstrap(A_RIGHT, [0.8] * 20, B_RIGHT, [0.8] * 20, seed=0)
     assert first["accuracy_ci"] == list(direct["accuracy_ci"]) and first["ece_ci"] == list(direct["ece_ci"])
     assert (first["seed"], second["seed"], second["bootstrap_seed"]) == (0, 1, 0)  # the runs' seed, not the bootstrap's
     assert second["agreement"] == {"both": 3, "only_a": 1, "only_b": 1, "neither": 1}

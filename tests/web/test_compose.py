@@ -7,6 +7,7 @@ a worker serving a queue the app does not declare, no scheduler or two (the peri
 must run exactly once), a service started before a dependency that has no health check, an
 undeclared volume, a command naming a module that does not exist."""
 import importlib.util
+import os
 import re
 from pathlib import Path
 
@@ -138,3 +139,39 @@ def test_dockerfile_installs_the_pinned_requirements():
     base = re.search(r"^FROM python:(\d+\.\d+)", text, re.M)
     assert base, "the image is not built on a python base"
     assert "requirements.txt" in text and re.search(r"pip install[^\n]*-r requirements.txt", text)
+
+
+def test_secret_key_has_no_fixed_default():
+    """Every app service reads SECRET_KEY from the operator's environment with no fallback
+    string: a shared default signs every install's sessions with one public key."""
+    for name, svc in _compose()["services"].items():
+        if not svc.get("build"):
+            continue
+        value = str(svc["environment"].get("SECRET_KEY", ""))
+        fallback = re.fullmatch(r"\$\{SECRET_KEY(?::?[-?](.*))?\}", value)
+        assert value == "" or fallback, f"{name}: SECRET_KEY is fixed to {value!r}"
+        default = fallback.group(1) if fallback else ""
+        assert not default or value.startswith("${SECRET_KEY:?") or value.startswith("${SECRET_KEY?"), \
+            f"{name}: SECRET_KEY falls back to the fixed string {default!r}"
+
+
+def _settings_secret_key(var_dir, key=""):
+    import subprocess
+    import sys
+
+    env = {k: v for k, v in os.environ.items() if k not in ("DJANGO_DEBUG", "DEBUG", "DJANGO_ENV")}
+    env.update(SECRET_KEY=key, LAB_VAR_DIR=str(var_dir), DJANGO_SETTINGS_MODULE="webapp.settings", PYTHONPATH=str(ROOT))
+    out = subprocess.run([sys.executable, "-c", "from django.conf import settings; print(settings.SECRET_KEY)"],
+                         cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr[-2000:]
+    return out.stdout.strip()
+
+
+def test_without_a_secret_key_each_install_generates_its_own(tmp_path):
+    """What the compose file's empty SECRET_KEY leads to: a random key kept in LAB_VAR_DIR (the
+    shared volume), the same on every start, another on another install."""
+    first = _settings_secret_key(tmp_path / "one")
+    assert len(first) >= 50 and first == _settings_secret_key(tmp_path / "one")
+    assert first != _settings_secret_key(tmp_path / "two")
+    assert (tmp_path / "one" / "secret_key").stat().st_mode & 0o077 == 0  # readable by its owner only
+    assert _settings_secret_key(tmp_path / "one", key="chosen-by-the-operator") == "chosen-by-the-operator"

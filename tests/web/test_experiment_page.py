@@ -11,7 +11,6 @@ from webapp.lab.models import EvalResult, Experiment, MetricPoint, Run
 from webapp.lab.services.experiment_summary import _stats, compare
 from webapp.lab.services.events import ProgressRecorder
 from webapp.lab.services.results import store_results
-from webapp.lab.services.training_summary import summarize
 from workers.engine.progress import ProgressEvent
 
 from workers.engine.plan import RunKey as FakeKey
@@ -50,42 +49,33 @@ def test_progress_and_eta_span_every_learning_rate_trial(user):
     assert run.overall_progress == pytest.approx(0.9) and "trial 3 of 3" in run.message  # end of training
 
 
-def test_training_summary_follows_the_engine_rules():
-    h = [{"stage": "sft", "step": 0, "epoch": 0, "dev_loss": 2.0, "lr": 0.001},
-         {"stage": "sft", "step": 1, "epoch": 1, "loss": 1.5, "dev_loss": 1.8, "lr": 0.001},
-         {"stage": "sft", "step": 2, "epoch": 2, "loss": 1.2, "dev_loss": 1.8 - 1e-9, "lr": 0.001},  # no real gain
-         {"stage": "sft", "step": 0, "epoch": 0, "dev_loss": 2.0, "lr": 0.01},
-         {"stage": "sft", "step": 1, "epoch": 1, "loss": 1.0, "dev_loss": 1.8, "lr": 0.01},  # a tie: first kept
-         {"stage": "ia2", "step": 0, "epoch": 0, "dev_loss": 0.3, "lr": 0.01}]
-    sft, ia2 = summarize(h)
-    assert (sft["lr"], sft["chosen_trial"], sft["epochs"], sft["best_epoch"]) == (0.001, 0, 2, 1)
-    assert [t["lr"] for t in sft["trials"]] == [0.001, 0.01]
-    assert (ia2["stage"], ia2["best_epoch"], ia2["epochs"]) == ("ia2", 0, 0)
-
-
 @pytest.mark.django_db
-def test_run_stores_what_training_chose(user):
+def test_run_stores_what_training_chose_as_the_engine_returned_it(user):
     exp = make_sft_experiment(user)
     run = make_run(exp, state="running")
     res = fake_result(FakeKey("sft", 4, 0), exp.train_task.name)
-    res["loss_history"] = [{"stage": "sft", "step": 0, "epoch": 0, "dev_loss": 1.0, "lr": 0.01},
-                           {"stage": "sft", "step": 3, "epoch": 1, "loss": 0.7, "dev_loss": 0.6, "lr": 0.01},
-                           {"stage": "sft", "step": 6, "epoch": 2, "loss": 0.5, "dev_loss": 0.65, "lr": 0.01}]
+    trials = [{"trial": 0, "lr": 0.01, "best_dev_loss": 0.9, "best_epoch": 1, "best_step": 3, "epochs_run": 2},
+              {"trial": 1, "lr": 0.03, "best_dev_loss": 0.6, "best_epoch": 1, "best_step": 3, "epochs_run": 2}]
+    res["training_stages"] = [{"stage": "sft", **trials[1], "improved": True, "reused": False, "trials": trials}]
+    trial = {"stage": "sft", "trial": 1, "lr": 0.03}
+    res["loss_history"] = [{**trial, "step": 0, "epoch": 0, "dev_loss": 1.0},
+                           {**trial, "step": 3, "epoch": 1, "loss": 0.7, "dev_loss": 0.6},
+                           {**trial, "step": 6, "epoch": 2, "loss": 0.5, "dev_loss": 0.65}]
     store_results(run, [res])
     run.refresh_from_db()
-    assert run.training[0]["lr"] == 0.01 and run.training[0]["epochs"] == 2 and run.training[0]["best_epoch"] == 1
-    # not streamed live: the returned history is kept per trial, dev loss included
-    assert set(MetricPoint.objects.filter(run=run).values_list("series", flat=True)) == {"sft/loss@0",
-                                                                                        "sft/dev_loss@0"}
+    assert run.training == res["training_stages"]  # stored as returned, nothing re-derived
+    # not streamed live: the returned history is kept per trial (the engine's trial number), dev loss included
+    assert set(MetricPoint.objects.filter(run=run).values_list("series", flat=True)) == {"sft/loss@1",
+                                                                                        "sft/dev_loss@1"}
 
 
 def test_confidence_interval_is_a_clipped_t_interval():
     values = [0.4, 0.45, 0.5, 0.55, 0.6]  # sample sd 0.0791
-    lo, hi = _stats(values, (0.0, 1.0))["ci95"]
+    lo, hi = _stats(values, "accuracy")["ci95"]
     assert hi - 0.5 == pytest.approx(2.776 * 0.0790569 / 5 ** 0.5, rel=1e-3)  # t_{0.975, 4}
-    assert _stats([0.95, 1.0, 1.0], (0.0, 1.0))["ci95"][1] == 1.0
-    assert _stats([0.0, 0.0, 0.05], (0.0, 1.0))["ci95"][0] == 0.0
-    assert _stats([0.5], (0.0, 1.0))["ci95"] is None  # one seed: no interval
+    assert _stats([0.95, 1.0, 1.0], "accuracy")["ci95"][1] == 1.0
+    assert _stats([0.0, 0.0, 0.05], "ece")["ci95"][0] == 0.0
+    assert _stats([0.5], "accuracy")["ci95"] is None  # one seed: no interval
 
 
 @pytest.mark.django_db

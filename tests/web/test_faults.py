@@ -95,7 +95,7 @@ def test_database_outage_gives_503_page(client, user, monkeypatch):
     def down(*args, **kwargs):
         raise OperationalError('connection to server at "127.0.0.1", port 5432 failed: Connection refused')
 
-    monkeypatch.setattr("webapp.lab.views.experiments.Experiment.objects.filter", down)
+    monkeypatch.setattr("webapp.lab.models.Experiment.objects.filter", down)
     resp = client.get("/experiments/")
     assert resp.status_code == 503
     assert b"The database is temporarily unreachable; retry in a moment" in resp.content

@@ -4,7 +4,8 @@ import re
 
 import pytest
 
-from webapp.lab.experiment_form import ExperimentForm, map_engine_field
+from webapp.lab.experiment_form import ExperimentForm
+from webapp.lab.services.planning import map_engine_field
 from webapp.lab.forms import TaskForm
 from webapp.lab.models import Experiment, Run
 
@@ -116,7 +117,7 @@ def test_real_engine_problems_map_to_form_fields(patch, engine_field, form_field
 
 
 def test_field_map_has_only_fields_the_engine_emits():
-    from webapp.lab.experiment_form import ENGINE_FIELD_MAP
+    from webapp.lab.experiment_spec import ENGINE_FIELDS as ENGINE_FIELD_MAP
 
     emitted = {re.sub(r"\[\d+\]", "", f) for _, f, _ in ENGINE_CASES}
     used = {next(k for k in sorted(ENGINE_FIELD_MAP, key=len, reverse=True) if e == k or e.startswith(k + "."))
@@ -137,7 +138,7 @@ def test_engine_check_crash_queues_nothing(client_in, task, monkeypatch):
     def boom(config):
         raise ValueError("tokenizer exploded")
 
-    monkeypatch.setattr("webapp.lab.experiment_form.engine_check", boom)
+    monkeypatch.setattr("webapp.lab.services.planning.engine_check", boom)
     form = _post_invalid(client_in, experiment_post(task))
     assert "tokenizer exploded" in form.non_field_errors()[0]
 

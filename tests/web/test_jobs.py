@@ -110,9 +110,10 @@ def test_recorder_throttles_events_but_keeps_points(run):
 def test_recorder_eta_and_cancel_cache(run):
     clock = [0.0]
     rec = ProgressRecorder(run, min_interval=0.0, clock=lambda: clock[0])
-    rec({"stage": "sft", "step": 0, "total": 10})  # an SFT run: 10% before training, 80% training, 10% eval
+    sft = {"method": "sft"}  # the engine places an SFT run's event: 10% before training, 80% training, 10% eval
+    rec({"stage": "sft", "step": 0, "total": 10, "run": sft})
     clock[0] = 2.0
-    rec({"stage": "sft", "step": 2, "total": 10})
+    rec({"stage": "sft", "step": 2, "total": 10, "run": sft})
     assert run.overall_progress == pytest.approx(0.1 + 0.8 * 0.2)
     assert run.eta_seconds == pytest.approx(2.0 / (0.8 * 0.2) * (1 - 0.26), abs=0.1)  # the whole run, not the stage
     assert rec.should_cancel() is False

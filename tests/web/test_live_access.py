@@ -107,7 +107,7 @@ async def test_deleting_the_experiment_disconnects_everyone():
     owner, member, _, _, exp, run = await _world()
     await sync_to_async(Run.objects.filter(pk=run.pk).update)(state="done")
     watching_member, watching_owner = await _open(exp, member), await _open(exp, owner)
-    assert await sync_to_async(services.delete_experiment)(owner, exp, cancel_run=lambda r: None) == 0
+    assert await sync_to_async(services.delete_experiment)(owner, exp, cancel_all=lambda e: None) == 0
     assert await _closed_with(watching_member) == 4403
     assert await _closed_with(watching_owner) == 4403
 

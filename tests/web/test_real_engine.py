@@ -1,5 +1,8 @@
 """End to end with the real engine: form (real check_config) -> runs -> run_job ->
-results JSON. Skipped only while the engine runner or the embedded model is absent."""
+results JSON and history.json (checked against lab/progress_messages.py). Skipped only while
+the engine runner or the embedded model is absent."""
+import json
+
 import pytest
 
 from webapp.lab.models import Artifact, Experiment, Run
@@ -49,3 +52,10 @@ def test_real_engine_run_end_to_end(client, user, settings):
                         for p in files})
     assert on_disk and sorted(zf.namelist()) == sorted(on_disk)
     assert all(zf.read(name) == data for name, data in on_disk.items())
+    # the page's history matches the message schema; what training chose is the engine's summary as returned
+    from webapp.lab.progress_messages import validate
+
+    history = client.get(f"/experiments/{exp.pk}/history.json").json()
+    validate(history)
+    returned = json.loads((Path(settings.MEDIA_ROOT) / Artifact.objects.get(run=sft, kind="results").path).read_text())
+    assert sft.training == returned[0]["training_stages"] and sft.training[0]["trials"]

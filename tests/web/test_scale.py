@@ -84,8 +84,8 @@ def test_the_example_search_and_order_have_their_indexes():
 def test_a_search_sorts_what_it_finds_and_never_walks_the_order_index(user):
     """The search's page query filters first and sorts the matches: walking the order index
     until a page of matches turns up took 90 ms for a rare word in 100,000 examples whenever
-    Postgres guessed the word common (views/tasks.example_rows_query)."""
-    from webapp.lab.views.tasks import example_rows_query
+    Postgres guessed the word common (selectors.task_examples)."""
+    from webapp.lab.selectors import task_examples
 
     task = make_task(user, n=3000)
     with connection.cursor() as cursor:
@@ -93,7 +93,7 @@ def test_a_search_sorts_what_it_finds_and_never_walks_the_order_index(user):
         cursor.execute("SET enable_seqscan = off")
         plans = {}
         for query in ("", "example"):  # a word in every row: the order-index walk at its most tempting
-            sql, params = example_rows_query(task, query)[:100].query.sql_with_params()
+            sql, params = task_examples(task, query)[:100].query.sql_with_params()
             cursor.execute("EXPLAIN " + sql, params)
             plans[query] = "\n".join(row[0] for row in cursor.fetchall())
         cursor.execute("SET enable_seqscan = on")

@@ -41,7 +41,7 @@ pages = [client.get(u).status_code for u in ("/tasks/", f"/tasks/{task.pk}/", "/
                                              f"/experiments/{exp.pk}/", f"/experiments/{exp.pk}/results.json",
                                              f"/experiments/{exp.pk}/history.json", "/compare/?a=icl&b=sft",
                                              f"/experiments/{exp.pk}/export/table.tex")]
-print(json.dumps({"valid": valid, "errors": form.errors.get_json_data(), "plan": [k.label() for k in form.plan],
+print(json.dumps({"valid": valid, "errors": form.errors.get_json_data(), "plan": [k.label() for k in form.plan.runs],
                   "bad_valid": bad_valid, "created": created, "runs": exp.runs.count(), "pages": pages,
                   "similarity_size": exp.config["similarity_size"],
                   "estimated": b"tokens/s forward" in estimated.content, "readability": readability["unknown"] == 0,

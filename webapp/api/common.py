@@ -1,5 +1,6 @@
 """Helpers shared by the routers: the team a new object goes into, and driving a Django
-form from a JSON body so that the API validates exactly like the pages."""
+form from a JSON body so that the API validates exactly like the pages (the task routes;
+experiments map their body to the experiment spec instead, routers/experiments.py)."""
 from django.http import QueryDict
 
 from webapp.teams import permissions

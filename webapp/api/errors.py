@@ -3,13 +3,18 @@
 - 422 `{"errors": {field: [messages]}, "detail": "..."}` for a body, query or form that does
   not validate (the experiment and task routes put their Django form's own errors there);
 - 400 `{"detail": ...}` for a body that is not JSON;
-- 401 / 403 / 404 / 409 / 413 / 503 `{"detail": ...}`.
+- 401 / 403 / 404 / 409 / 413 / 429 (with Retry-After) / 503 `{"detail": ...}`.
 """
+import math
+
+from django.conf import settings
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from ninja.errors import AuthenticationError, HttpError, ValidationError
+from ninja.errors import AuthenticationError, HttpError, Throttled, ValidationError
 
 from webapp.lab.middleware import UNAVAILABLE
+
+from .parsing import UnstorableText, field_path
 
 
 class ApiError(HttpError):
@@ -29,11 +34,7 @@ def invalid(errors, detail=None):
 
 def _field(loc):
     """ninja's error location ("body", "payload", "name") -> "name"; list indexes as [i]."""
-    parts = [p for p in loc if p not in ("body", "query", "path", "form", "file", "payload", "data")]
-    text = ""
-    for p in parts:
-        text += f"[{p}]" if isinstance(p, int) else (f".{p}" if text else str(p))
-    return text or "body"
+    return field_path([p for p in loc if p not in ("body", "query", "path", "form", "file", "payload", "data")])
 
 
 def _message(err):
@@ -75,10 +76,23 @@ def install(api):
 
     @api.exception_handler(HttpError)
     def http_error(request, exc):
+        if isinstance(exc.__cause__, UnstorableText):  # parsing.StorableJsonParser refused the body
+            field = exc.__cause__.field
+            message = ("Contains a lone surrogate (e.g. \\ud800), which is not text: send the character "
+                       "itself, or both halves of its surrogate pair.")
+            return api.create_response(request, {"detail": f"{field}: {message}", "errors": {field: [message]}},
+                                       status=422)
         detail = str(exc)
         if exc.status_code == 400 and detail.startswith("Cannot parse request body"):
             detail = "The request body is not valid JSON: send a JSON object with Content-Type: application/json."
         return api.create_response(request, {"detail": detail}, status=exc.status_code)
+
+    @api.exception_handler(Throttled)
+    def throttled(request, exc):  # ninja adds Retry-After (throttling.TokenRateThrottle)
+        wait = f" Retry in {math.ceil(exc.wait)} s." if exc.wait else ""
+        detail = (f"Too many requests with this token: at most {settings.LAB_API_RATE_LIMIT} per "
+                  f"{settings.LAB_API_RATE_WINDOW:g} s.{wait}")
+        return api.create_response(request, {"detail": detail}, status=429)
 
     @api.exception_handler(Http404)
     def not_found(request, exc):

@@ -8,6 +8,8 @@ from ninja.openapi.docs import Swagger
 
 from . import errors
 from .auth import READ_AUTH
+from .parsing import StorableJsonParser
+from .throttling import TokenRateThrottle
 from .routers import comparisons, experiments, exports, runs, tasks, teams
 
 DESCRIPTION = """Drive the lab from scripts: tasks and their examples, experiments (launched
@@ -30,6 +32,10 @@ parameters (`model`, `train_task`, `eval_task`, `method`, `n`, `seed`, `state`, 
 
 **Errors** are JSON: `{"detail": "..."}`, and for invalid input (422)
 `{"errors": {"field": ["message", ...]}}` naming each field and what to change.
+
+**Rate limit.** Each token may send LAB_API_RATE_LIMIT requests per LAB_API_RATE_WINDOW
+seconds (600 per 60 s unless the server says otherwise); past it the API answers 429 with
+`Retry-After`, the seconds to wait.
 """
 
 
@@ -44,7 +50,8 @@ class LabSwagger(Swagger):
 
 def build_api():
     api = NinjaAPI(title="ICL / SFT / IA2 lab API", version="1", description=DESCRIPTION, auth=READ_AUTH,
-                   urls_namespace="api", docs=LabSwagger(), docs_url="/docs", openapi_url="/openapi.json")
+                   urls_namespace="api", docs=LabSwagger(), docs_url="/docs", openapi_url="/openapi.json",
+                   parser=StorableJsonParser(), throttle=[TokenRateThrottle()])
     errors.install(api)
     api.add_router("/teams/", teams.router)
     api.add_router("/tasks/", tasks.router)

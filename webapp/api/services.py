@@ -7,6 +7,7 @@ from datetime import timedelta
 from django.db import transaction
 from django.utils import timezone
 
+from webapp.lab.text import is_storable_text
 from webapp.teams.models import hash_token
 
 from .models import ApiToken
@@ -28,6 +29,8 @@ def create_token(user, name):
         raise TokenError("Give the token a name, e.g. the script or machine that will use it.")
     if len(name) > ApiToken._meta.get_field("name").max_length:
         raise TokenError("Use a name of at most 100 characters.")
+    if not is_storable_text(name):
+        raise TokenError("The name contains a NUL or an invalid character (a lone surrogate); use plain text.")
     with transaction.atomic():
         active = ApiToken.objects.select_for_update().filter(user=user, revoked_at__isnull=True)
         if len(active) >= MAX_ACTIVE_TOKENS:

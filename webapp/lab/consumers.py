@@ -1,4 +1,6 @@
-"""Websocket consumer: live run events of one experiment, with catch-up on reconnect."""
+"""Websocket consumer: live run events of one experiment, with catch-up on reconnect. What it
+sends is one of the shapes of lab/progress_messages.py: "replay" (services/history.replay_since)
+and "event" (built by services/events, forwarded as is)."""
 import asyncio
 
 from channels.db import database_sync_to_async
@@ -9,14 +11,11 @@ from .services import broadcast
 
 @database_sync_to_async
 def _owns(user, experiment_id):
-    """May this (still active) user read the experiment? Read from the database each time:
-    the connection's user object is the one of the handshake."""
-    from django.contrib.auth import get_user_model
+    """May this (still active) user read the experiment? permissions.can_watch, read from the
+    database each time: the connection's user object is the one of the handshake."""
+    from webapp.teams.permissions import can_watch
 
-    from webapp.teams.permissions import readable_experiments
-
-    return (get_user_model().objects.filter(pk=user.pk, is_active=True).exists()
-            and readable_experiments(user).filter(pk=experiment_id).exists())
+    return can_watch(user, experiment_id)
 
 
 @database_sync_to_async
@@ -65,4 +64,5 @@ class ExperimentConsumer(AsyncJsonWebsocketConsumer):
             await self.close(code=4403)
 
     async def lab_event(self, message):
+        """A group message of type progress_messages.CHANNEL_TYPE: its payload is an "event" message."""
         await self.send_json(message["payload"])

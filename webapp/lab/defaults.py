@@ -14,6 +14,7 @@ def engine_default(name, of=ExperimentConfig):
     return f.default_factory() if f.default_factory is not dataclasses.MISSING else f.default
 
 
+MODEL = engine_default("model")
 EVAL_SIZE = engine_default("eval_size")
 SIMILARITY_SIZE = engine_default("similarity_size")
 METHODS_DEFAULT = list(engine_default("methods"))
@@ -22,6 +23,10 @@ LORA_R = int(engine_default("r", AdapterSettings))
 LORA_ALPHA = int(engine_default("alpha", AdapterSettings))
 TARGET_MODULES = list(engine_default("target_modules", AdapterSettings))
 SOFT_TOP_K = engine_default("soft_top_k", TrainingSettings)
+# the web's first try is smaller than the engine's CLI default ([4] and 3 seeds): two N
+# values and one seed, so a launch from the form shows a curve within minutes
+N_VALUES = [4, 8]
+SEEDS = 1
 
 # (value, label) pairs in the engine's order, with the engine's titles
 METHOD_CHOICES = [(m, METHOD_TITLES.get(m, m)) for m in METHODS]

@@ -6,9 +6,12 @@ from django.contrib.auth.forms import UserCreationForm
 
 from .models import Example, Task
 from .services.importers import MAX_CELL_CHARS  # an example's longest text, the same for imports and forms
+from .usernames import lookalike
 
 MAX_LABEL_CHARS = 200
 MAX_LABELS = 500
+# an input template is repeated for every demonstration of a prompt: a few lines, never a document
+MAX_TEMPLATE_CHARS = 2_000
 
 
 def describe_errors(form):
@@ -31,9 +34,29 @@ def split_labels(text):
     return [p.strip() for p in parts if p.strip()]
 
 
+def label_list_problem(labels):
+    """The message for a list of labels (the API sends a list, the page one text) where a
+    label holds a separator of split_labels, which would split it silently; else None."""
+    for i, label in enumerate(labels):
+        if "," in label or (label and label.splitlines() != [label]):  # any line break splitlines knows
+            shown = repr(label[:40])[1:-1]
+            return (f'labels[{i}] "{shown}" contains a comma or a line break, which separate labels; '
+                    "remove it, or send the parts as separate labels.")
+    return None
+
+
 class SignUpForm(UserCreationForm):
     class Meta(UserCreationForm.Meta):
         fields = ("username",)
+
+    def clean_username(self):
+        """Django's checks (NFKC, the allowed characters, taken), then no look-alike of an
+        existing account (usernames.py)."""
+        username = super().clean_username()
+        if username and lookalike(username) is not None:
+            raise forms.ValidationError("This username looks like an existing account's (letters from another "
+                                        "alphabet, or a digit for a letter); choose a clearly different one.")
+        return username
 
 
 def model_templates():
@@ -82,6 +105,7 @@ class TaskForm(forms.ModelForm):
         self.fields["input_template"].required = False
         # the template is kept as written: the embedded model's format "{x} " ends with a space
         self.fields["input_template"].strip = False
+        self.fields["input_template"].widget.attrs["maxlength"] = MAX_TEMPLATE_CHARS
         if model in templates and not self.is_bound and not self.instance.pk:
             # a new task for a chosen model starts from that model's template
             field.initial = model
@@ -95,6 +119,10 @@ class TaskForm(forms.ModelForm):
             if not tpl:
                 raise forms.ValidationError("Enter a template with {x} where the example input goes, or choose a "
                                             "model above to start from its template.")
+        if len(tpl) > MAX_TEMPLATE_CHARS:
+            raise forms.ValidationError(f"The template is {len(tpl):,} characters long; the limit is "
+                                        f"{MAX_TEMPLATE_CHARS:,}. Shorten it: it is repeated for every "
+                                        "demonstration of a prompt.")
         if "{x}" not in tpl:
             raise forms.ValidationError("The template must contain {x} where the example input goes.")
         return tpl

@@ -1,7 +1,7 @@
 """Database tables: tasks and their examples, experiments, runs and their results."""
 from django.conf import settings
 from django.db import models, transaction
-from django.db.models import Count, F, Max, Q
+from django.db.models import Count, Exists, F, Max, OuterRef, Q
 from django.utils import timezone
 
 from . import defaults
@@ -256,12 +256,63 @@ class Experiment(models.Model):
         return live["beat"].timestamp() if live["beat"] else 0
 
 
+class IllegalTransition(ValueError):
+    """A state change that `Run.TRANSITIONS` does not allow (a bug in the caller, never user input)."""
+
+
+RETRY = "the user retries it"
+
+
+def _final_states(table):
+    """States that only a user's retry leaves: nothing happens to such a run by itself."""
+    return tuple(s for s, moves in table.items() if all(why == RETRY for why in moves.values()))
+
+
+def _states_with_move(table, to=None, why=None):
+    """States with a transition to `to` (any target when None) for the reason `why` (any when None)."""
+    return tuple(s for s, moves in table.items()
+                 if any((to is None or t == to) and (why is None or w == why) for t, w in moves.items()))
+
+
+def _unfinished_states(table):
+    final = _final_states(table)
+    return tuple(s for s in table if s not in final)
+
+
+class RunQuerySet(models.QuerySet):
+    def with_flags(self):
+        """Runs with `adapter_stored` annotated, so that `has_adapter` (and the snapshot) of a
+        whole list costs no query per run."""
+        adapters = Artifact.objects.filter(run=OuterRef("pk"), kind=Artifact.ADAPTER)
+        return self.annotate(adapter_stored=Exists(adapters))
+
+
 class Run(models.Model):
-    """One job: one method at one N with one seed; its live state and heartbeat."""
+    """One job: one method at one N with one seed; its live state and heartbeat.
+
+    A run's life is the table TRANSITIONS (from state -> {to state: who moves it}); it is
+    the only list of them. `lifecycle.set_state` refuses any move not in it, and the final,
+    cancellable and retryable states, the snapshot's can_cancel / can_retry and the API's
+    and the page's buttons are derived from it."""
 
     QUEUED, RUNNING, DONE, FAILED, CANCELLED = "queued", "running", "done", "failed", "cancelled"
     STATE_CHOICES = [(s, s) for s in (QUEUED, RUNNING, DONE, FAILED, CANCELLED)]
-    FINAL_STATES = (DONE, FAILED, CANCELLED)
+    TRANSITIONS = {
+        QUEUED: {RUNNING: "a worker claims it (a new attempt token)",
+                 CANCELLED: "the user cancels it before it started (or the claim finds the cancel)"},
+        RUNNING: {RUNNING: "claimed again: its worker is gone (a new attempt token)",
+                  DONE: "its worker finished it",
+                  FAILED: "its worker failed, or its worker was lost with no attempt left",
+                  CANCELLED: "its worker stopped at the user's cancel",
+                  QUEUED: "its worker was lost: queued again while attempts remain"},
+        DONE: {},
+        FAILED: {QUEUED: RETRY},
+        CANCELLED: {QUEUED: RETRY},
+    }
+    FINAL_STATES = _final_states(TRANSITIONS)
+    UNFINISHED_STATES = _unfinished_states(TRANSITIONS)
+    RETRYABLE_STATES = _states_with_move(TRANSITIONS, to=QUEUED, why=RETRY)
+    CANCELLABLE_STATES = _states_with_move(TRANSITIONS, to=CANCELLED)
 
     experiment = models.ForeignKey(Experiment, related_name="runs", on_delete=models.CASCADE)
     method = models.CharField(max_length=16)
@@ -288,8 +339,12 @@ class Run(models.Model):
     # (a job redelivered after its worker died runs again, up to LAB_MAX_ATTEMPTS)
     worker = models.CharField(max_length=200, blank=True)
     attempts = models.PositiveSmallIntegerField(default=0)
-    # fraction of the whole run done (all stages and learning-rate trials; services/run_progress.py),
-    # and what training chose, per stage (learning rate, epochs trained, best epoch; results.py)
+    # the fence: a new token per claim, cleared when the run is taken from its worker (reaped,
+    # retried); every write of a worker (progress, results, overlaps, heartbeat, its final
+    # state) is made only while the row still holds that worker's token (`attempt_rows`)
+    attempt_token = models.UUIDField(null=True, blank=True, editable=False)
+    # fraction of the whole run done (all stages and learning-rate trials; engine progress.run_fraction),
+    # and what training chose, per stage, as the engine returned it (training_stages; results.py)
     overall_progress = models.FloatField(null=True, blank=True)
     training = models.JSONField(default=list, blank=True)
     # the outbox (services/dispatch.py): a run is created "to dispatch" (NULL) in the same
@@ -301,6 +356,8 @@ class Run(models.Model):
     # labels, example digests, every hyperparameter; workers/engine/provenance.py)
     provenance = models.JSONField(default=dict, blank=True)
 
+    objects = RunQuerySet.as_manager()
+
     class Meta:
         ordering = ["id"]
         indexes = [models.Index(fields=["experiment", "state"]),
@@ -308,6 +365,51 @@ class Run(models.Model):
 
     def __str__(self):
         return f"{self.method} N={self.n} seed={self.seed}"
+
+    @classmethod
+    def check_transition(cls, before, after):
+        """IllegalTransition unless TRANSITIONS allows `before` -> `after`."""
+        allowed = cls.TRANSITIONS.get(before)
+        if allowed is None or after not in allowed:
+            targets = ", ".join(allowed or ()) or "nothing (it is final)"
+            raise IllegalTransition(f"a run cannot go from {before!r} to {after!r}; from {before!r} it can go to "
+                                    f"{targets}")
+
+    def attempt_rows(self):
+        """This run's row while it still holds the attempt token this object was read with: a
+        worker's writes filter on it (or lock it, `hold_attempt`), so that they are dropped once
+        another attempt claimed the run or the reaper took it."""
+        return Run.objects.filter(pk=self.pk, attempt_token=self.attempt_token)
+
+    def hold_attempt(self):
+        """In a transaction: lock the row and say whether this attempt still owns the run. A claim
+        of another attempt waits for the lock, so what is written after True stands until that
+        claim (which discards it)."""
+        return bool(list(self.attempt_rows().select_for_update().values_list("pk", flat=True)))
+
+    @property
+    def final(self):
+        return self.state in self.FINAL_STATES
+
+    @property
+    def can_cancel(self):
+        """A cancel applies (queued: now; running: its worker stops at the next step)."""
+        return self.state in self.CANCELLABLE_STATES
+
+    @property
+    def can_retry(self):
+        return self.state in self.RETRYABLE_STATES
+
+    @property
+    def has_adapter(self):
+        """A done run that stored an adapter: the download link of the page and the API. Read
+        from `adapter_stored` when the queryset annotated it (`Run.objects.with_flags`)."""
+        if self.state != self.DONE:
+            return False
+        stored = getattr(self, "adapter_stored", None)
+        if stored is None:
+            stored = self.artifacts.filter(kind=Artifact.ADAPTER).exists()
+        return stored
 
     @classmethod
     def for_key(cls, experiment, key, **fields):
@@ -365,6 +467,11 @@ class Run(models.Model):
             "finished_at": self.finished_at.isoformat() if self.finished_at else None,
             "training": self.training,
             "attempts": self.attempts,
+            # what the page and the API may offer, decided here only (TRANSITIONS, artifacts)
+            "final": self.final,
+            "can_cancel": self.can_cancel,
+            "can_retry": self.can_retry,
+            "has_adapter": self.has_adapter,
         }
 
 
@@ -379,6 +486,8 @@ class RunEvent(models.Model):
     total = models.IntegerField(default=0)
     values = models.JSONField(default=dict, blank=True)
     message = models.TextField(blank=True)
+    # set on the state event that records a dead attempt (its worker was lost): that attempt's number
+    lost_attempt = models.PositiveSmallIntegerField(null=True, blank=True)
 
     class Meta:
         ordering = ["id"]
@@ -448,6 +557,8 @@ class Prediction(models.Model):
 
 class Artifact(models.Model):
     """A file a run wrote under MEDIA_ROOT, with its checksum."""
+
+    ADAPTER = "adapter"  # the kind of a trained adapter's files (the download, the overlaps)
 
     run = models.ForeignKey(Run, related_name="artifacts", on_delete=models.CASCADE)
     kind = models.CharField(max_length=32)

@@ -95,10 +95,18 @@ def find_user(who):
     return User.objects.filter(**{field: who}).first()
 
 
+def _allowed(actor, action, team):
+    """TeamError with permissions.py's reason unless the actor may `action` the team."""
+    from . import permissions
+
+    why = permissions.refusal(actor, action, team)
+    if why is not None:
+        raise TeamError(why)
+
+
 @transaction.atomic
 def invite(actor, team, who, role):
-    if team.personal:
-        raise TeamError("A personal space has one member; create a team to share.")
+    _allowed(actor, "manage", team)
     if role not in dict(Membership.ROLE_CHOICES):
         raise TeamError("Choose a role: owner, editor or viewer.")
     user = find_user(who)
@@ -138,8 +146,7 @@ def remove_member(actor, membership):
     """Remove (or, when actor is the member, leave). The team's objects stay in the team."""
     membership = Membership.objects.select_for_update().select_related("team", "user").get(pk=membership.pk)
     team = membership.team
-    if team.personal:
-        raise TeamError("You cannot leave your personal space.")
+    _allowed(actor, "leave" if actor.pk == membership.user_id else "manage", team)
     list(Membership.objects.select_for_update().filter(team=team, role=Membership.OWNER))
     if membership.role == Membership.OWNER and not _owners_left(team, membership):
         raise TeamError("The last owner cannot leave or be removed: make another member owner first.")
@@ -175,12 +182,12 @@ OPENED_EVERY = timedelta(minutes=1)
 
 
 def resolve_share_link(token):
-    """The active link of this token, or None (unknown, revoked or expired)."""
-    if not token or len(token) > 100:
-        return None
-    link = (ShareLink.objects.select_related("experiment", "experiment__team", "experiment__train_task")
-            .filter(token_hash=hash_token(token)).first())
-    if link is None or not link.active:
+    """The link this token opens (permissions.shared_link: None when unknown, revoked or
+    expired), its opening noted at most once a minute."""
+    from .permissions import shared_link
+
+    link = shared_link(token)
+    if link is None:
         return None
     now = timezone.now()
     if link.last_opened_at is None or now - link.last_opened_at > OPENED_EVERY:
@@ -214,6 +221,27 @@ def copy_task(actor, src, team, name=None):
     )
     record(actor, team, "create", task, copied_from=src.pk)
     return task
+
+
+PREFILL_KEY = "experiment_prefill"  # the session's copied spec, which the experiment form opens with once
+
+
+@transaction.atomic
+def copy_experiment_spec(actor, exp, team):
+    """The spec of a copy of `exp` for a launch in `team` (lab/experiment_spec.derived: every
+    setting, named "<name> (copy)" within the name's length), its tasks mapped there: the
+    built-ins and `team`'s own are used as they are, other teams' tasks are copied in."""
+    from webapp.lab.experiment_spec import derived
+
+    tasks = {}
+    for task in [exp.train_task, *exp.eval_tasks.all()]:
+        if task.team_id is None or task.team_id == team.pk:
+            tasks[task.pk] = task
+        elif task.pk not in tasks:
+            tasks[task.pk] = copy_task(actor, task, team)
+    spec = derived(exp, "copy")
+    return spec.model_copy(update={"train_task": tasks[spec.train_task].pk,
+                                   "eval_tasks": [tasks[pk].pk for pk in spec.eval_tasks]})
 
 
 @transaction.atomic
@@ -275,14 +303,14 @@ def delete_task(actor, task):
         task.delete()
 
 
-def delete_experiment(actor, exp, cancel_run):
-    """Cancel its live runs, then (once none is running) delete it and its artifacts.
-    Returns the number of runs still running (then nothing is deleted yet)."""
+def delete_experiment(actor, exp, cancel_all):
+    """Cancel its live runs (`cancel_all(exp)`: lab's services.run_actions.cancel_unfinished,
+    passed in because lab's services import this module), then (once none is running) delete
+    it and its artifacts. Returns the number of runs still running (then nothing is deleted yet)."""
     from webapp.lab.models import Artifact, Run
 
     pk = exp.pk
-    for run in exp.runs.exclude(state__in=Run.FINAL_STATES):
-        cancel_run(run)
+    cancel_all(exp)
     running = exp.runs.filter(state=Run.RUNNING).count()
     if running:
         return running

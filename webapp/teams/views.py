@@ -1,37 +1,25 @@
 """Team pages (members, roles, audit log, switcher), share links, and the copy / move /
-delete actions on tasks and experiments. Access: permissions.py only."""
+delete actions on tasks and experiments. Access: permissions.py only; reads: selectors.py
+(and the lab's selectors and responses for a shared experiment); writes: services.py."""
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
+from webapp.lab import responses
+from webapp.lab import selectors as lab_selectors
 from webapp.lab.forms import describe_errors
-from webapp.lab.services import provenance
-from webapp.lab.views import page_json
-from webapp.lab.views.experiments import adapter_response, cancel_run, run_rows_html
+from webapp.lab.run_rows import run_rows_html
+from webapp.lab.services import provenance, run_actions
 
-from . import permissions, services
+from . import permissions, selectors, services
 from .forms import InviteForm, RoleForm, ShareLinkForm, TeamForm
-from .models import Membership, ShareLink
+from .models import Membership
 from .services import TeamError
-
-
-def experiment_team_context(request, exp):
-    """What the experiment page shows of sharing, copying and deleting, by role."""
-    user = request.user
-    can_share = permissions.can(user, "share", exp)
-    return {
-        "can_share": can_share,
-        "can_delete": permissions.can(user, "delete", exp),
-        "share_links": list(exp.share_links.select_related("created_by")) if can_share else [],
-        "share_form": ShareLinkForm() if can_share else None,
-        "copy_teams": permissions.editable_teams(user),
-        "move_teams": [t for t in permissions.editable_teams(user) if permissions.can_move(user, exp, t)],
-    }
 
 
 # --- teams ------------------------------------------------------------------------
@@ -44,10 +32,7 @@ def team_list(request):
         request.session[services.SESSION_KEY] = team.pk
         messages.success(request, f'Team "{team}" created; invite members below.')
         return redirect("team-detail", pk=team.pk)
-    teams = permissions.readable_teams(request.user).prefetch_related("memberships")
-    roles = dict(Membership.objects.filter(user=request.user).values_list("team_id", "role"))
-    rows = [(t, roles.get(t.pk), t.memberships.count()) for t in teams]
-    return render(request, "teams/team_list.html", {"rows": rows, "form": form})
+    return render(request, "teams/team_list.html", {"rows": selectors.team_rows(request.user), "form": form})
 
 
 @login_required
@@ -56,7 +41,7 @@ def team_detail(request, pk):
     manage = permissions.can(request.user, "manage", team)
     return render(request, "teams/team_detail.html", {
         "team": team,
-        "members": team.memberships.select_related("user").order_by("user__username"),
+        "members": selectors.members(team),
         "my_role": permissions.role(request.user, team),
         "can_manage": manage,
         "can_audit": permissions.can(request.user, "audit", team),
@@ -92,7 +77,7 @@ def member_invite(request, pk):
 
 def _membership(request, pk, member_id, action="manage"):
     team = permissions.get_team_or_404(request.user, pk, action)
-    return get_object_or_404(Membership.objects.select_related("user", "team"), pk=member_id, team=team)
+    return selectors.membership_or_404(team, pk=member_id)
 
 
 @login_required
@@ -128,7 +113,7 @@ def member_remove(request, pk, member_id):
 @require_POST
 def team_leave(request, pk):
     team = permissions.get_team_or_404(request.user, pk)
-    membership = get_object_or_404(Membership, team=team, user=request.user)
+    membership = selectors.membership_or_404(team, user=request.user)
     try:
         services.remove_member(request.user, membership)
     except TeamError as exc:
@@ -143,7 +128,7 @@ def team_leave(request, pk):
 @login_required
 def team_audit(request, pk):
     team = permissions.get_team_or_404(request.user, pk, "audit")
-    page = Paginator(team.audit_events.all(), 100).get_page(request.GET.get("page"))
+    page = Paginator(selectors.audit_events(team), 100).get_page(request.GET.get("page"))
     return render(request, "teams/audit.html", {"team": team, "page": page})
 
 
@@ -172,7 +157,7 @@ def share_create(request, pk):
 @require_POST
 def share_revoke(request, pk, link_id):
     exp = permissions.get_experiment_or_404(request.user, pk, "share")
-    link = get_object_or_404(ShareLink, pk=link_id, experiment=exp)
+    link = selectors.share_link_or_404(exp, link_id)
     services.revoke_share_link(request.user, link)
     messages.success(request, f'Share link "{link}" revoked: it answers 404 from now on.')
     return redirect("experiment-detail", pk=exp.pk)
@@ -183,7 +168,7 @@ def share_revoke(request, pk, link_id):
 def experiment_delete(request, pk):
     exp = permissions.get_experiment_or_404(request.user, pk, "delete")
     name = str(exp)
-    running = services.delete_experiment(request.user, exp, cancel_run)
+    running = services.delete_experiment(request.user, exp, run_actions.cancel_unfinished)
     if running:
         messages.warning(request, f"Cancelling {running} running run(s) of {name}; delete again once they "
                                   "have stopped (a few seconds).")
@@ -192,30 +177,17 @@ def experiment_delete(request, pk):
     return redirect("experiment-list")
 
 
-PREFILL_KEY = "experiment_prefill"
-
-
 @login_required
 @require_POST
 def experiment_copy(request, pk):
     """Fork an experiment's configuration (not its results) into a team the user may launch
-    in: its team tasks are copied there, and the experiment form opens prefilled."""
+    in: its team tasks are copied there, and the experiment form opens prefilled with its
+    spec (services.copy_experiment_spec)."""
     exp = permissions.get_experiment_or_404(request.user, pk)
     team = permissions.get_team_or_404(request.user, request.POST.get("team") or 0, "copy_into")
-    tasks = {}
-    for task in [exp.train_task, *exp.eval_tasks.all()]:
-        if task.team_id is None or task.team_id == team.pk:
-            tasks[task.pk] = task
-        elif task.pk not in tasks:
-            tasks[task.pk] = services.copy_task(request.user, task, team)
+    spec = services.copy_experiment_spec(request.user, exp, team)
     request.session[services.SESSION_KEY] = team.pk
-    request.session[PREFILL_KEY] = {
-        "name": f"{exp.name or f'Experiment {exp.pk}'} (copy)", "model_name": exp.model_name,
-        "train_task": tasks[exp.train_task_id].pk, "eval_tasks": [tasks[t.pk].pk for t in exp.eval_tasks.all()],
-        "methods": exp.methods, "n_values": ",".join(str(n) for n in exp.n_values), "seeds": exp.seeds,
-        "icl_demos": exp.icl_demos, "eval_size": exp.eval_size, "adapter_type": exp.adapter_type,
-        "lora_r": exp.lora_r, "lora_alpha": exp.lora_alpha, "target_modules": ",".join(exp.target_modules),
-    }
+    request.session[services.PREFILL_KEY] = spec.model_dump(mode="json")
     messages.info(request, f'Configuration of "{exp}" copied into {team}: check it and launch.')
     return redirect("experiment-create")
 
@@ -273,7 +245,7 @@ def shared_experiment(request, token):
     return _no_referrer(render(request, "lab/experiment_detail.html", {
         "experiment": exp,
         "runs_html": run_rows_html(request, exp, can_cancel=False, runs_base=f"/s/{token}/runs/"),
-        "eval_tasks": exp.eval_tasks.only("name"),
+        "eval_tasks": lab_selectors.eval_task_names(exp),
         "provenance": provenance.describe(exp),
         "max_attempts": settings.LAB_MAX_ATTEMPTS,
         "shared": True,
@@ -283,16 +255,16 @@ def shared_experiment(request, token):
 def shared_adapter(request, token, run_id):
     """A run's adapter zip for the holder of a share link (that experiment's runs only)."""
     exp = _shared(token)
-    return _no_referrer(adapter_response(exp, run_id))
+    return _no_referrer(responses.adapter_response(exp, run_id))
 
 
 def shared_history(request, token):
-    return _no_referrer(page_json.history_response(request, _shared(token)))
+    return _no_referrer(responses.history_response(request, _shared(token)))
 
 
 def shared_results(request, token):
-    return _no_referrer(page_json.results_response(request, _shared(token)))
+    return _no_referrer(responses.results_response(request, _shared(token)))
 
 
 def shared_examples(request, token):
-    return _no_referrer(page_json.examples_response(request, _shared(token)))
+    return _no_referrer(responses.examples_response(request, _shared(token)))

@@ -4,6 +4,8 @@ import sys
 import time
 
 from .config import METHOD_TITLES
+from .metric_table import RUN_METRICS, metric
+from .stats import SPREAD_CONVENTION
 
 
 class ProgressDisplay:
@@ -47,19 +49,21 @@ def _fmt(value, digits=3) -> str:
     if value is None:
         return "-"
     if isinstance(value, dict):
-        return f"{value['mean']:.{digits}f}±{value['std']:.{digits}f}"
+        ci = value.get("ci95")
+        ci_text = f" [{ci[0]:.{digits}f}, {ci[1]:.{digits}f}]" if ci else ""
+        return f"{value['mean']:.{digits}f}±{value['std']:.{digits}f}{ci_text}"
     return f"{value:.{digits}f}"
 
 
 def summary_table(aggregate: list[dict]) -> str:
-    """Mean ± sample sd (ddof=1) over seeds per (eval task, N, method); the caption says so."""
-    header = ["eval task", "N", "method", "seeds", "accuracy", "ECE", "ECE (mass)", "Brier", "NLL", "sim. to ICL"]
+    """Mean ± sample sd (ddof=1) [95% CI] over seeds per (eval task, N, method), one column
+    per run metric of the metric table under its label; the caption states the convention."""
+    header = ["eval task", "N", "method", "seeds"] + [metric(m).label for m in RUN_METRICS]
     rows = [header]
     for a in sorted(aggregate, key=lambda r: (r["eval_task"], r["n"])):
-        rows.append([a["eval_task"], str(a["n"]), METHOD_TITLES.get(a["method"], a["method"]), str(a["seeds"]),
-                     _fmt(a.get("accuracy")), _fmt(a.get("ece")), _fmt(a.get("ece_equal_mass")),
-                     _fmt(a.get("brier")), _fmt(a.get("nll")), _fmt(a.get("mean_similarity"))])
+        rows.append([a["eval_task"], str(a["n"]), METHOD_TITLES.get(a["method"], a["method"]), str(a["seeds"])]
+                    + [_fmt(a.get(m)) for m in RUN_METRICS])
     widths = [max(len(r[i]) for r in rows) for i in range(len(header))]
     lines = ["  ".join(c.ljust(w) for c, w in zip(r, widths)) for r in rows]
     lines.insert(1, "  ".join("-" * w for w in widths))
-    return "\n".join(lines + ["(mean ± sample sd (ddof=1) over seeds)"])
+    return "\n".join(lines + [f"({SPREAD_CONVENTION})"])

@@ -27,6 +27,7 @@ import tempfile
 from pathlib import Path
 
 from .errors import ModelLoadError
+from .load_errors import explain_load_error
 from .local_models import get_local_model, shipped_gguf_path
 
 REPO_ROOT = Path(__file__).resolve().parents[2]
@@ -48,8 +49,6 @@ def is_gguf_spec(name: str) -> bool:
 
 def _download(name: str, repo: str, filename: str) -> Path:
     from huggingface_hub import hf_hub_download
-
-    from .model_loading import explain_load_error
 
     try:
         return Path(hf_hub_download(repo, filename))

@@ -1,6 +1,10 @@
 """The training losses, each on a batch of TrainItems for a peft-wrapped model:
 cross-entropy on answer tokens (SFT), IA2's activation MSE, KL to the ICL
-model's output distribution (soft-label SFT), and the joint IA2+SFT loss."""
+model's output distribution (soft-label SFT), and the joint IA2+SFT loss.
+
+Their names, formulas and units (what the charts say) are the table LOSSES of
+loss_definitions.py, re-exported here; it is kept in a torch-free module so the web
+process can read it."""
 from dataclasses import dataclass
 from typing import Optional
 
@@ -8,6 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from .capture import ActivationCapture
+from .loss_definitions import LOSSES  # noqa: F401 - the definitions table of these losses
 from .sequences import TokenBatch, answer_logits, build_batch
 
 

@@ -25,6 +25,8 @@ from typing import Any, Sequence
 
 import numpy as np
 
+from .metric_table import ECE_BINS
+
 __all__ = [
     "ANSWER_PARSERS",
     "classification_metrics",
@@ -139,7 +141,7 @@ def _binned_calibration(
     return float(ece), rows
 
 
-def expected_calibration_error(confidences: Any, correct: Any, n_bins: int = 15) -> float:
+def expected_calibration_error(confidences: Any, correct: Any, n_bins: int = ECE_BINS) -> float:
     """Equal-width-bin ECE (L1) from per-example confidence and correctness, the
     numbers the web app stores per prediction (used for paired bootstrap resamples)."""
     conf = _as_float64_array(confidences)
@@ -152,13 +154,14 @@ def expected_calibration_error(confidences: Any, correct: Any, n_bins: int = 15)
     return ece
 
 
-def classification_metrics(label_probs: Any, gold: Any, n_bins: int = 15) -> dict:
+def classification_metrics(label_probs: Any, gold: Any, n_bins: int = ECE_BINS) -> dict:
     """Accuracy, calibration and proper scores for label-set predictions.
 
     label_probs: [n_examples, n_labels] probabilities already renormalised
         over the label set (each row sums to 1); see ``renormalise``.
     gold: [n_examples] integer index of the correct label.
-    n_bins: number of calibration bins for both binning schemes.
+    n_bins: number of calibration bins for both binning schemes (the metric
+        table's ``ECE_BINS`` unless a test asks for another).
 
     Confidence is the largest probability of a row; the prediction is its
     argmax (first label on ties). Returns a dict with:

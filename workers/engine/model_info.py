@@ -13,7 +13,8 @@ from pathlib import Path
 from types import SimpleNamespace
 
 from .errors import ModelLoadError
-from .model_loading import OFFLINE_MESSAGE, explain_load_error, resolve_model_path
+from .load_errors import OFFLINE_MESSAGE, explain_load_error
+from .model_loading import resolve_model_path
 
 
 @dataclass

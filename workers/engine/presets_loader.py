@@ -109,7 +109,7 @@ def _balanced(examples: list[dict], labels: list[str], size: int) -> list[dict]:
 def _explain_failure(p: dict, source: str, exc: Exception) -> str:
     if Path(source).exists():
         return f"the local data in {source} could not be read ({type(exc).__name__}: {str(exc).splitlines()[0][:200]})"
-    from .model_loading import OFFLINE_MESSAGE, explain_load_error
+    from .load_errors import OFFLINE_MESSAGE, explain_load_error
 
     message = explain_load_error(source, exc)
     text = f"{type(exc).__name__}: {exc}".lower()

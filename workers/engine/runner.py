@@ -20,6 +20,7 @@ from .plan import RunKey, plan_runs
 from .evaluation import evaluate_without_demos, metrics_from_logprobs, metrics_from_texts, similarity_to_icl
 from .icl_work import IclWork, get_icl_work, training_data_key
 from .lru import LRU
+from .metric_table import RUN_METRICS
 from .model_loading import LoadedModel, load_model
 from .progress import Reporter
 from .provenance import run_provenance
@@ -31,7 +32,6 @@ from .validation import require_valid
 
 MAX_LOADED_MODELS = 2   # a worker keeps at most this many models in memory (least recently used go)
 _models: LRU = LRU(MAX_LOADED_MODELS)
-METRIC_KEYS = ("accuracy", "ece", "ece_equal_mass", "brier", "nll", "mean_similarity")
 
 
 def get_model(cfg: ExperimentConfig) -> LoadedModel:
@@ -159,18 +159,19 @@ def execute_run(config, key: RunKey, on_progress=None, should_cancel=None, cache
 
 def aggregate(runs: list[dict]) -> list[dict]:
     """Mean, sample standard deviation and 95% interval over seeds for each (method, N, eval
-    task): `stats.spread`, the one convention of the CLI, the web app and the exports; one
-    seed has no spread (std 0, no interval)."""
+    task): `stats.spread`, the one convention of the CLI, the web app and the exports, each
+    interval clipped to its metric's range (`metric_table`); one seed has no spread (std 0,
+    no interval)."""
     groups: dict[tuple, list[dict]] = {}
     for r in runs:
         groups.setdefault((r["method"], r["n"], r["eval_task"]), []).append(r)
     out = []
     for (method, n, et), rs in groups.items():
         row = {"method": method, "n": n, "eval_task": et, "seeds": len(rs)}
-        for k in METRIC_KEYS:
-            s = spread([r.get(k) for r in rs])
+        for k in RUN_METRICS:
+            s = spread([r.get(k) for r in rs], metric=k)
             if s is not None:
-                row[k] = {"mean": s.mean, "std": s.std or 0.0, "ci95": None if s.ci_low is None else [s.ci_low, s.ci_high]}
+                row[k] = s.summary()
         sims = [r["layer_similarity"] for r in rs if r.get("layer_similarity")]
         if sims:
             row["layer_similarity"] = [statistics.fmean(v) for v in zip(*sims)]

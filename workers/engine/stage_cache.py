@@ -21,7 +21,7 @@ from .cached import get_or_compute
 from .lru import LRU
 from .training import StageResult
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2  # 2: StageResult reports every trial (trials, best_step)
 _memory: LRU = LRU(16)
 
 

@@ -2,8 +2,9 @@
 
 One convention for the spread everywhere (CLI tables, pages, exports): the mean over
 seeds, the sample standard deviation (n-1 in the denominator), and a 95% confidence
-interval from Student's t with n-1 degrees of freedom, clipped to the metric's range.
-With one seed there is no spread: std and the interval are None, never a fake 0.
+interval from Student's t with n-1 degrees of freedom, clipped to the metric's range
+(`metric_table`: spread clips itself, so no caller can forget). With one seed there is no
+spread: std and the interval are None, never a fake 0.
 
 Two methods scored on the same evaluation examples are compared example by example:
 the agreement table, McNemar's exact test on the discordant pairs, and a seeded paired
@@ -17,11 +18,11 @@ from dataclasses import asdict, dataclass
 
 import numpy as np
 
+from .metric_table import BOOTSTRAP_RESAMPLES, ECE_BINS, metric as metric_entry
 from .metrics import _equal_width_bins, expected_calibration_error
 
 SPREAD_CONVENTION = ("mean ± sample sd (ddof=1) over seeds; 95% CI = mean ± t(0.975, n-1)·sd/sqrt(n), "
                      "clipped to the metric's range")
-BOOTSTRAP_RESAMPLES = 2000
 CONFIDENCE = 0.95
 
 
@@ -36,11 +37,22 @@ class Spread:
     def as_dict(self) -> dict:
         return asdict(self)
 
+    def summary(self) -> dict:
+        """{"mean", "std", "ci95"} as the CLI's aggregate and the web's summary both report
+        it: one seed has std 0 and ci95 None."""
+        return {"mean": self.mean, "std": self.std or 0.0,
+                "ci95": None if self.ci_low is None else [self.ci_low, self.ci_high]}
 
-def spread(values, bounds: tuple[float, float] | None = None) -> Spread | None:
+
+def spread(values, bounds: tuple[float, float] | None = None, metric: str | None = None) -> Spread | None:
     """Mean, sample std and 95% t-interval of the values that are not None; None if
-    there are none. `bounds`: the metric's range, e.g. (0, 1) for accuracy and ECE (None for
-    an open end, e.g. (0, None) for NLL)."""
+    there are none. The interval is clipped to the range of `metric` (a name in
+    `metric_table`, e.g. "accuracy": [0, 1]), or to explicit `bounds` (None for an open
+    end, e.g. (0, None) for NLL); with neither it is not clipped."""
+    if metric is not None:
+        if bounds is not None:
+            raise ValueError("give spread either a metric name or explicit bounds, not both")
+        bounds = metric_entry(metric).range
     data = np.asarray([v for v in values if v is not None], dtype=np.float64)
     if data.size == 0:
         return None
@@ -103,7 +115,7 @@ def _resampled_ece(counts: np.ndarray, conf: np.ndarray, correct: np.ndarray, n_
 
 
 def paired_bootstrap(correct_a, conf_a, correct_b, conf_b, resamples: int = BOOTSTRAP_RESAMPLES,
-                     seed: int = 0, n_bins: int = 15) -> dict:
+                     seed: int = 0, n_bins: int = ECE_BINS) -> dict:
     """Differences A - B in accuracy and equal-width ECE, with percentile intervals from
     resampling the shared evaluation examples (the same indices for both methods). Without
     confidences (conf_a or conf_b None, e.g. a generation task) the ECE keys are None."""

@@ -11,21 +11,28 @@ from __future__ import annotations
 from collections import defaultdict
 
 from .config import METHOD_TITLES
+from .metric_table import metric
 from .stats import SPREAD_CONVENTION, spread
 
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r", "\n")
+CELL_CAPTION = f"{metric('accuracy').label} (%) / {metric('ece').label}"  # what each cell holds
 
 
 def csv_safe(value):
-    """A CSV cell that spreadsheets show as text: cells starting with = + - @ (or a tab or
-    carriage return) get a leading apostrophe. Numbers stay numbers."""
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
+    """A CSV cell that spreadsheets show as text: cells starting with = + - @ (or a tab or a
+    line break) get a leading apostrophe. Numbers stay numbers.
+
+    Line breaks become LF first: Python's csv writer quotes a cell only for the characters of
+    its line terminator, so with lineterminator LF a bare CR went out unquoted, and a
+    spreadsheet started a new row there, with whatever followed (`ok<CR>=1+1`) as a formula."""
+    if not isinstance(value, str):
+        return value
+    value = value.replace("\r\n", "\n").replace("\r", "\n")
+    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
 
 
 def _cell(values_acc, values_ece):
-    acc, ece = spread(values_acc), spread(values_ece)
+    acc, ece = spread(values_acc, metric="accuracy"), spread(values_ece, metric="ece")
     if acc is None:
         return None
 
@@ -58,12 +65,15 @@ def paper_rows(results: list[dict]) -> tuple[list[str], list[dict]]:
     return methods, rows
 
 
+LATEX_ESCAPES = str.maketrans({
+    "\\": r"\textbackslash{}", "&": r"\&", "%": r"\%", "$": r"\$", "#": r"\#", "_": r"\_", "{": r"\{", "}": r"\}",
+    "~": r"\textasciitilde{}", "^": r"\textasciicircum{}", "→": r"$\rightarrow$", "±": r"$\pm$"})
+
+
 def _latex_escape(text: str) -> str:
-    for char, repl in (("\\", r"\textbackslash{}"), ("&", r"\&"), ("%", r"\%"), ("$", r"\$"), ("#", r"\#"),
-                       ("_", r"\_"), ("{", r"\{"), ("}", r"\}"), ("~", r"\textasciitilde{}"),
-                       ("^", r"\textasciicircum{}")):
-        text = text.replace(char, repl)
-    return text.replace("→", r"$\rightarrow$").replace("±", r"$\pm$")
+    """One pass over the text (str.translate), so no escape is escaped again: replacing the
+    characters one after another turned a backslash into \\textbackslash\\{\\}."""
+    return text.translate(LATEX_ESCAPES)
 
 
 def latex_table(results: list[dict]) -> str:
@@ -81,7 +91,7 @@ def latex_table(results: list[dict]) -> str:
             cells.append(rf"\textbf{{{text}}}" if c and c["best"] else text)
         lines.append(" & ".join([_latex_escape(row["label"])] + cells) + r" \\")
     lines += [r"\bottomrule", r"\end{tabular}",
-              r"\caption{Accuracy (\%) / ECE; " + _latex_escape(SPREAD_CONVENTION.split(";")[0]) + ".}",
+              r"\caption{" + _latex_escape(f"{CELL_CAPTION}; {SPREAD_CONVENTION.split(';')[0]}") + ".}",
               r"\end{table}"]
     return "\n".join(lines) + "\n"
 
@@ -98,5 +108,5 @@ def markdown_table(results: list[dict]) -> str:
             cells.append("–" if not c else f"**{c['text']}**" if c["best"] else c["text"])
         lines.append(f"| {row['label']} | " + " | ".join(cells) + " |")
     lines.append("")
-    lines.append(f"Accuracy (%) / ECE; {SPREAD_CONVENTION.split(';')[0]}.")
+    lines.append(f"{CELL_CAPTION}; {SPREAD_CONVENTION.split(';')[0]}.")
     return "\n".join(lines) + "\n"

@@ -15,7 +15,7 @@ from ninja import Field, Query, Router, Schema
 from webapp.lab.services import cross_experiment
 
 from ..errors import ApiError, invalid
-from ..pagination import DEFAULT_LIMIT, MAX_LIMIT, LimitOffset
+from ..pagination import DEFAULT_LIMIT, MAX_LIMIT, MAX_OFFSET, LimitOffset
 
 router = Router(tags=["comparisons"])
 
@@ -52,7 +52,7 @@ class ExampleQuery(FilterQuery):
     a: Optional[str] = Field(None, description="Method A (for show=a_right_b_wrong / a_wrong_b_right).")
     b: Optional[str] = Field(None, description="Method B.")
     limit: int = Field(DEFAULT_LIMIT, ge=1, le=MAX_LIMIT, description=f"Examples per page (1 to {MAX_LIMIT}).")
-    offset: int = Field(0, ge=0, description="Examples to skip.")
+    offset: int = Field(0, ge=0, le=MAX_OFFSET, description="Examples to skip.")
 
 
 def selection(request, query_schema, required=()):
@@ -164,6 +164,8 @@ class ComparisonOut(Schema):
     method_order: List[str]
     ece_bins: int
     min_examples_per_bin: int
+    metric_table: Dict[str, Dict[str, Any]] = Field(description="The engine's metric table: per metric its label, "
+                                                                "unit, range, bins, resamples and direction.")
     summary: List[Dict[str, Any]] = Field(description="Per (model, eval task, method, N): each metric's mean, sd, "
                                                       "95% CI and points over seeds.")
     icl_baseline: Dict[str, Dict[str, Any]]

@@ -1,12 +1,12 @@
 """Downloads: an experiment's and a comparison's files, byte for byte the pages' downloads
-(`services/exports.for_experiment` / `for_comparison`, served by the pages' `attachment`).
+(`services/exports.for_experiment` / `for_comparison`, served by `responses.attachment`).
 An unknown file answers 404 naming the choices; a comparison takes the filters of
 GET /api/comparisons/."""
 from ninja import Query, Router
 
+from webapp.lab import selectors
+from webapp.lab.responses import attachment
 from webapp.lab.services import exports
-from webapp.lab.views.comparisons import attachment
-from webapp.teams import permissions
 
 from ..errors import ApiError
 from .comparisons import FilterQuery, selection
@@ -29,7 +29,7 @@ def _check(what):
 @router.get("/experiments/{int:experiment_id}/export/{str:what}", summary="Download an experiment's results",
             description=WHAT, openapi_extra=FILES)
 def experiment_export(request, experiment_id: int, what: str):
-    exp = permissions.get_experiment_or_404(request.user, experiment_id)
+    exp = selectors.get_experiment(request.user, experiment_id)
     _check(what)
     return attachment(exports.for_experiment(exp, what))
 

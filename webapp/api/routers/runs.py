@@ -9,11 +9,9 @@ from ninja import Field, Query, Router, Schema
 from ninja.pagination import paginate
 
 from webapp.lab.models import EvalResult, Prediction, Run
-from webapp.lab.services import dispatch, lifecycle, quotas
-from webapp.lab.services.adapters import ADAPTER_KIND, NoAdapter, adapter_zip
-from webapp.lab.views.experiments import BROKER_DOWN_NOTE, cancel_run
+from webapp.lab.services import run_actions
+from webapp.lab.services.adapters import NoAdapter, adapter_zip
 from webapp.teams import permissions
-from webapp.teams.services import record
 
 from ..auth import WRITE_AUTH
 from ..errors import ApiError
@@ -29,7 +27,7 @@ class RunOut(Schema):
     method_label: str
     n: int
     seed: int
-    state: str = Field(description="queued, running, done, failed or cancelled.")
+    state: str = Field(description=", ".join(s for s, _ in Run.STATE_CHOICES) + ".")
     stage: str
     step: int
     total: int
@@ -43,6 +41,10 @@ class RunOut(Schema):
     started_at: Optional[datetime]
     finished_at: Optional[datetime]
     training: List[Dict[str, Any]] = Field(description="What training chose, per stage.")
+    final: bool = Field(description="Nothing more happens to the run by itself (done, failed or cancelled).")
+    can_cancel: bool = Field(description="A cancel applies now (POST .../cancel/).")
+    can_retry: bool = Field(description="It can be queued again (POST .../retry/).")
+    has_adapter: bool = Field(description="It is done and stored an adapter (GET .../adapter.zip).")
 
     @staticmethod
     def resolve_progress(obj):
@@ -98,9 +100,7 @@ class RunDetail(RunOut):
 
     @staticmethod
     def resolve_adapter(obj):
-        if obj.state != Run.DONE or not obj.artifacts.filter(kind=ADAPTER_KIND).exists():
-            return None
-        return f"/api/experiments/{obj.experiment_id}/runs/{obj.pk}/adapter.zip"
+        return f"/api/experiments/{obj.experiment_id}/runs/{obj.pk}/adapter.zip" if obj.has_adapter else None
 
 
 class PredictionOut(Schema):
@@ -133,7 +133,7 @@ def _run(request, experiment_id, run_id, action="read"):
 @paginate(LimitOffset)
 def list_runs(request, experiment_id: int, state: Optional[str] = None):
     exp = permissions.get_experiment_or_404(request.user, experiment_id)
-    qs = exp.runs.order_by("id")
+    qs = exp.runs.with_flags().order_by("id")
     if state:
         qs = qs.filter(state=state)
     return qs
@@ -175,12 +175,8 @@ def run_adapter(request, experiment_id: int, run_id: int):
 @router.post(RUNS + "{int:run_id}/cancel/", response=Changed, auth=WRITE_AUTH, summary="Cancel one run")
 def cancel_one(request, experiment_id: int, run_id: int):
     exp, run = _run(request, experiment_id, run_id, "cancel")
-    changed, broker_ok = cancel_run(run)
-    if changed:
-        record(request.user, exp.team, "cancel", exp, run=run.pk, what=str(run))
-    run.refresh_from_db(fields=["state"])
-    detail = f"Cancelling {run}." if changed else f"{run} has already finished."
-    return {"changed": changed, "state": run.state, "detail": detail + ("" if broker_ok else " " + BROKER_DOWN_NOTE)}
+    done = run_actions.cancel(request.user, exp, run)
+    return {"changed": bool(done.changed), "state": done.state, "detail": done.detail}
 
 
 @router.post(RUNS + "{int:run_id}/retry/", response=Changed, auth=WRITE_AUTH,
@@ -188,10 +184,7 @@ def cancel_one(request, experiment_id: int, run_id: int):
 def retry_one(request, experiment_id: int, run_id: int):
     _, run = _run(request, experiment_id, run_id, "cancel")  # who may cancel a run may retry it
     try:
-        quotas.ensure_room_for_runs(request.user, 1)
-    except quotas.QuotaExceeded as exc:
+        done = run_actions.retry(request.user, run)
+    except run_actions.Refused as exc:
         raise ApiError(409, str(exc)) from None
-    if not lifecycle.retry_run(run, send=dispatch.send_on_commit):
-        raise ApiError(409, f"{run} is {run.state}: only a failed or cancelled run can be retried.")
-    run.refresh_from_db(fields=["state"])
-    return {"changed": True, "state": run.state, "detail": f"Queued {run} again."}
+    return {"changed": True, "state": done.state, "detail": done.detail}

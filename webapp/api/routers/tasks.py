@@ -5,19 +5,16 @@ from datetime import datetime
 from typing import List, Literal, Optional
 
 from django.db import transaction
-from django.db.models import Q
-from django.shortcuts import get_object_or_404
 from ninja import Field, File, Form, Query, Router, Schema, Status
 from ninja.files import UploadedFile
 from ninja.pagination import paginate
 
-from webapp.lab.forms import ExampleForm, TaskForm
+from webapp.lab import selectors
+from webapp.lab.forms import ExampleForm, TaskForm, label_list_problem
 from webapp.lab.models import Example, Task
 from webapp.lab.services.examples import check_labels, next_position, save_rows
 from webapp.lab.services.importers import ImportProblem, parse_upload
 from webapp.lab.services.quotas import QuotaExceeded, ensure_room_for_examples
-from webapp.lab.views.tasks import get_task
-from webapp.teams import permissions
 from webapp.teams.services import TeamError, delete_task, record
 
 from ..auth import WRITE_AUTH
@@ -118,6 +115,13 @@ TASK_FIELDS = ("name", "description", "kind", "input_template", "answer_parser")
 RENAME = {"labels_text": "labels"}
 
 
+def _refuse_split_labels(labels):
+    """422 for a label the form's one-text label set would split (forms.label_list_problem)."""
+    problem = label_list_problem(labels or [])
+    if problem:
+        raise invalid({"labels": [problem]})
+
+
 def _task_form(values, **kwargs):
     data = {k: values.get(k) for k in TASK_FIELDS}
     data["labels_text"] = "\n".join(values.get("labels") or [])
@@ -156,12 +160,7 @@ def _store_examples(task, rows, field="examples"):
 @router.get("/", response=List[TaskOut], summary="Tasks you can read (your teams' and the built-ins)")
 @paginate(LimitOffset)
 def list_tasks(request, team: Optional[int] = None, builtin: Optional[bool] = None):
-    qs = permissions.readable_tasks(request.user)
-    if team is not None:
-        qs = qs.filter(team_id=team)
-    if builtin is not None:
-        qs = qs.filter(team__isnull=builtin)
-    return qs.order_by("builtin", "name", "id")
+    return selectors.readable_tasks(request.user, team, builtin)
 
 
 @router.post("/", response={201: TaskOut}, auth=WRITE_AUTH, summary="Create a task (optionally with examples)")
@@ -171,6 +170,7 @@ def create_task(request, payload: TaskIn):
         raise invalid({"examples": [f"Send at most {MAX_BULK:,} examples per request; import larger sets from "
                                     "a file (POST /api/tasks/{id}/import/)."]})
     values = payload.dict()
+    _refuse_split_labels(values["labels"])
     if not values["input_template"] and not values["for_model"]:  # what the page's empty form starts from
         values["input_template"] = Task._meta.get_field("input_template").default
     form = _task_form(values, owner=request.user, team=team)
@@ -187,12 +187,13 @@ def create_task(request, payload: TaskIn):
 
 @router.get("/{int:task_id}/", response=TaskOut, summary="One task")
 def get_one_task(request, task_id: int):
-    return _out(get_task(request, task_id))
+    return _out(selectors.get_task(request.user, task_id))
 
 
 @router.patch("/{int:task_id}/", response=TaskOut, auth=WRITE_AUTH, summary="Change a task's fields")
 def update_task(request, task_id: int, payload: TaskPatch):
-    task = get_task(request, task_id, editable=True)
+    task = selectors.get_task(request.user, task_id, "edit")
+    _refuse_split_labels(payload.labels)
     values = {k: getattr(task, k) for k in TASK_FIELDS}
     values["labels"] = list(task.labels or [])
     values.update(payload.dict(exclude_unset=True))
@@ -204,10 +205,7 @@ def update_task(request, task_id: int, payload: TaskPatch):
 
 @router.delete("/{int:task_id}/", response={204: None}, auth=WRITE_AUTH, summary="Delete a task")
 def remove_task(request, task_id: int):
-    task = get_task(request, task_id)
-    if task.team_id is None:
-        raise ApiError(404, "Built-in tasks are read-only.")
-    permissions.require(request.user, "delete", task)
+    task = selectors.get_task(request.user, task_id, "delete")
     try:
         delete_task(request.user, task)
     except TeamError as exc:
@@ -219,18 +217,13 @@ def remove_task(request, task_id: int):
 @paginate(LimitOffset)
 def list_examples(request, task_id: int, split: Optional[Literal["pool", "eval"]] = None,
                   q: str = Query("", max_length=200, description="Only examples whose input or output contains it")):
-    qs = get_task(request, task_id).examples.order_by("position", "id")
-    if split:
-        qs = qs.filter(split=split)
-    q = q.strip().replace("\x00", "")
-    if q:
-        qs = qs.filter(Q(input__icontains=q) | Q(output__icontains=q))
-    return qs
+    task = selectors.get_task(request.user, task_id)
+    return selectors.task_examples(task, q.strip().replace("\x00", ""), split)
 
 
 @router.post("/{int:task_id}/examples/", response={201: ExampleOut}, auth=WRITE_AUTH, summary="Add one example")
 def add_example(request, task_id: int, payload: ExampleIn):
-    task = get_task(request, task_id, editable=True)
+    task = selectors.get_task(request.user, task_id, "edit")
     rows = _valid_examples(task, [payload], prefix=None)
     return Status(201, _store_examples(task, rows, "input")[0])
 
@@ -238,7 +231,7 @@ def add_example(request, task_id: int, payload: ExampleIn):
 @router.post("/{int:task_id}/examples/bulk/", response={201: List[ExampleOut]}, auth=WRITE_AUTH,
              summary=f"Add many examples at once (all or nothing, at most {MAX_BULK:,})")
 def add_examples(request, task_id: int, payload: ExamplesIn):
-    task = get_task(request, task_id, editable=True)
+    task = selectors.get_task(request.user, task_id, "edit")
     if not payload.examples:
         raise invalid({"examples": ["Send at least one example."]})
     if len(payload.examples) > MAX_BULK:
@@ -250,8 +243,8 @@ def add_examples(request, task_id: int, payload: ExamplesIn):
 @router.patch("/{int:task_id}/examples/{int:example_id}/", response=ExampleOut, auth=WRITE_AUTH,
               summary="Change an example")
 def update_example(request, task_id: int, example_id: int, payload: ExamplePatch):
-    task = get_task(request, task_id, editable=True)
-    example = get_object_or_404(Example, pk=example_id, task=task)
+    task = selectors.get_task(request.user, task_id, "edit")
+    example = selectors.example_or_404(task, example_id)
     values = {"input": example.input, "output": example.output, "split": example.split}
     values.update(payload.dict(exclude_unset=True))
     form = ExampleForm(form_data(values), instance=example, task=task)
@@ -262,8 +255,8 @@ def update_example(request, task_id: int, example_id: int, payload: ExamplePatch
 @router.delete("/{int:task_id}/examples/{int:example_id}/", response={204: None}, auth=WRITE_AUTH,
                summary="Delete an example")
 def remove_example(request, task_id: int, example_id: int):
-    task = get_task(request, task_id, editable=True)
-    get_object_or_404(Example, pk=example_id, task=task).delete()
+    task = selectors.get_task(request.user, task_id, "edit")
+    selectors.example_or_404(task, example_id).delete()
     return Status(204, None)
 
 
@@ -271,7 +264,7 @@ def remove_example(request, task_id: int, example_id: int):
              summary="Import examples from a CSV (input,output) or JSONL file (all or nothing)")
 def import_examples(request, task_id: int, file: UploadedFile = File(None, description="a .csv or .jsonl file"),
                     split: Form[Literal["pool", "eval"]] = "pool", replace: Form[bool] = False):
-    task = get_task(request, task_id, editable=True)
+    task = selectors.get_task(request.user, task_id, "edit")
     refused = getattr(request, "upload_refused", None)  # webapp/lab/uploads.py stopped it while it streamed in
     if refused:
         raise ApiError(413, f"Nothing was imported: {refused}")

@@ -8,10 +8,10 @@ from pathlib import Path
 
 from django.conf import settings
 
-from ..models import Run
+from ..models import Artifact, Run
 
 log = logging.getLogger("webapp.lab")
-ADAPTER_KIND = "adapter"
+ADAPTER_KIND = Artifact.ADAPTER
 
 
 class NoAdapter(Exception):

@@ -1,26 +1,29 @@
-"""Build the engine's config dict (CONTRACT.md, 'Config') from experiment settings."""
-from ..defaults import SIMILARITY_SIZE
+"""Build the engine's config dict (CONTRACT.md, 'Config') from an experiment spec: each
+field goes to its engine path (`Setting.engine` in experiment_spec.py), converted by its
+`to_engine` where the engine wants another shape; a value of None is left out."""
+from ..experiment_spec import ExperimentSpec, settings as spec_settings
 
 
-def build_config(*, model_name, train_task, eval_tasks, methods, n_values, seeds, icl_demos, eval_size,
-                 adapter_type, lora_r, lora_alpha, target_modules, similarity_size=None):
-    """Tasks are passed inline (from the DB) so user-made and edited tasks work as shown."""
-    config = {
-        "model": model_name,
-        "task": train_task.to_engine_dict(),
-        "eval_tasks": [t.to_engine_dict() for t in eval_tasks] or [train_task.to_engine_dict()],
-        "methods": list(methods),
-        "n": [int(n) for n in n_values],
-        "seeds": list(range(int(seeds))),
-        "eval_size": int(eval_size),
-        "similarity_size": min(int(eval_size), SIMILARITY_SIZE) if similarity_size is None else int(similarity_size),
-        "adapter": {
-            "type": adapter_type,
-            "r": int(lora_r),
-            "alpha": int(lora_alpha),
-            "target_modules": list(target_modules),
-        },
-    }
-    if icl_demos is not None:
-        config["icl_demos"] = int(icl_demos)
+def build_config(spec=None, /, *, train_task, eval_tasks=(), **values):
+    """Tasks are passed inline (from the DB) so user-made and edited tasks work as shown.
+    Pass a spec, or its settings as keywords (the task fields then come from the objects)."""
+    eval_tasks = list(eval_tasks)
+    if spec is None:
+        spec = ExperimentSpec(train_task=train_task.pk, eval_tasks=[t.pk for t in eval_tasks], **values)
+    config = {}
+    for name, setting in spec_settings():
+        value = getattr(spec, name)
+        if setting.to_engine is not None:
+            value = setting.to_engine(value, spec, (train_task, eval_tasks))
+        elif isinstance(value, list):
+            value = list(value)
+        if setting.engine and value is not None:
+            _put(config, setting.engine, value)
     return config
+
+
+def _put(config, path, value):
+    *parents, key = path.split(".")
+    for part in parents:
+        config = config.setdefault(part, {})
+    config[key] = value

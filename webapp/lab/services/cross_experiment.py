@@ -9,12 +9,13 @@ and the REST API call the same code:
 - `select(user, filters)` the runs of the user's teams that match (`permissions`; an
   explicit experiment or run id outside them raises `NotReadable`, which views answer 404).
 - `comparison(selection)` the metrics over seeds grouped by (model, eval task, method, N)
-  through `compare.aggregate` (the one aggregation, the one spread convention), the runs,
+  through `experiment_summary.aggregate` (the one aggregation, the one spread convention), the runs,
   every result row and the provenance diff (`provenance.diff`).
 - `paired(selection, a, b)` for two methods: per (eval task, N, seed) pair of runs scored on
   the same evaluation examples, the agreement table, exact McNemar and a seeded paired
-  bootstrap (1,000 resamples) of the accuracy and ECE differences, cached per pair of runs
-  and results versions; a plain verdict when the difference is within noise.
+  bootstrap (the engine metric table's BOOTSTRAP_RESAMPLES, the engine's default) of the accuracy
+  and ECE differences, cached per pair of runs and results versions; a plain verdict when
+  the difference is within noise.
 - `example_table(selection, ...)` evaluation examples x runs (right/wrong, confidence),
   filtered; `per_example` is one page of it (the API pages it by limit and offset).
 """
@@ -24,6 +25,7 @@ from collections import defaultdict
 from dataclasses import asdict, dataclass, field
 
 from webapp.teams import permissions
+from workers.engine.metric_table import BOOTSTRAP_RESAMPLES
 from workers.engine.stats import CONFIDENCE, compare_methods
 
 from ..models import METHOD_CHOICES, METHOD_LABELS, EvalResult, Prediction, Run
@@ -36,7 +38,6 @@ MAX_RUNS = 400  # runs one comparison reads at most (the page says when it holds
 MAX_PAIRS = 24  # paired comparisons computed for one page
 MAX_COLUMNS = 30  # runs side by side in the per-example table
 PAGE_SIZE = 50  # examples per page of the per-example table
-RESAMPLES = 1000  # paired bootstrap resamples (seeded)
 BOOTSTRAP_SEED = 0
 MAX_TEXT = 300  # longest model / task name accepted in a filter
 SHOW = {
@@ -326,7 +327,7 @@ def paired_stats(preds_a, preds_b, a, b):
     conf_b = [p[4] for p in preds_b]
     with_conf = all(c is not None for c in conf_a + conf_b)
     stats = compare_methods(correct_a, conf_a if with_conf else None, correct_b, conf_b if with_conf else None,
-                            seed=BOOTSTRAP_SEED, resamples=RESAMPLES)
+                            seed=BOOTSTRAP_SEED, resamples=BOOTSTRAP_RESAMPLES)
     stats["ece_within_noise"] = None if stats["ece_ci"] is None else stats["ece_ci"][0] <= 0 <= stats["ece_ci"][1]
     stats["accuracy_ci"] = list(stats["accuracy_ci"])
     stats["ece_ci"] = None if stats["ece_ci"] is None else list(stats["ece_ci"])
@@ -362,7 +363,7 @@ def paired(selection, a, b):
                 if len(pairs) >= MAX_PAIRS:
                     truncated = True
                     break
-                key = f"lab:paired:v2:{_version(ra)}:{_version(rb)}:{RESAMPLES}:{BOOTSTRAP_SEED}"
+                key = f"lab:paired:v2:{_version(ra)}:{_version(rb)}:{BOOTSTRAP_RESAMPLES}:{BOOTSTRAP_SEED}"
                 stats = cache.get(key)
                 if not isinstance(stats, dict):
                     stats = paired_stats(preds[ra.id], preds[rb.id], a, b)
@@ -376,7 +377,7 @@ def paired(selection, a, b):
             unmatched.append({"eval_task": task, "n": n, "seed": seed, "why": why})
     return {"a": a, "b": b, "a_label": METHOD_LABELS.get(a, a), "b_label": METHOD_LABELS.get(b, b),
             "pairs": pairs, "unmatched": unmatched, "truncated": truncated, "max_pairs": MAX_PAIRS,
-            "resamples": RESAMPLES, "seed": BOOTSTRAP_SEED}
+            "resamples": BOOTSTRAP_RESAMPLES, "seed": BOOTSTRAP_SEED}
 
 
 # --- per example ------------------------------------------------------------

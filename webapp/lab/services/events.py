@@ -3,7 +3,10 @@ loss point, and broadcast them to the experiment's websocket group.
 
 `ProgressRecorder` is the `on_progress` / `should_cancel` pair handed to the engine; its
 `flush` persists and calls `broadcast.send` (the path of a progress event to the browser
-is drawn in docs/architecture.md).
+is drawn in docs/architecture.md). The message it sends is built by
+`lab/progress_messages.py`, series names by the engine (`progress.series_name`), and how far
+the whole run is comes with each event (`ProgressEvent.progress`); only the ETA, a matter of
+this recorder's clock, is computed here.
 """
 import math
 import time
@@ -13,18 +16,26 @@ from django.db import transaction
 from django.db.models import F
 from django.utils import timezone
 
-from ..models import Experiment, MetricPoint, Run, RunEvent
-from . import broadcast, run_progress
+from workers.engine.progress import ProgressEvent, series_name
+
+from ..models import Experiment, MetricPoint, RunEvent
+from ..progress_messages import event_message
+from . import broadcast
 
 
 def event_dict(event):
-    """Accept the engine's ProgressEvent (with to_dict) or a plain dict. `trial`/`trials`:
-    the learning-rate trial of a training stage, from the event's run context."""
-    if hasattr(event, "to_dict"):
-        event = event.to_dict()
+    """Accept the engine's ProgressEvent or a plain dict of its fields. `trial`/`trials`:
+    the learning-rate trial of a training stage, from the event's run context; `progress`:
+    the whole run's fraction done (the engine's `run_fraction`)."""
+    if isinstance(event, dict):
+        event = ProgressEvent(str(event.get("stage", "")), int(event.get("step") or 0), int(event.get("total") or 0),
+                              dict(event.get("values") or {}), str(event.get("message") or ""),
+                              dict(event.get("run") or {}))
+    event = event.to_dict()
     context = event.get("run") or {}
     return {
         "trial": context.get("lr_trial"), "trials": context.get("lr_trials"), "lr": context.get("lr"),
+        "progress": float(event["progress"]),
         "stage": str(event.get("stage", "")),
         "step": int(event.get("step") or 0),
         "total": int(event.get("total") or 0),
@@ -40,43 +51,34 @@ def _finite(v):
         return False
 
 
-def serialize_event(ev):
-    return {
-        "id": ev.id,
-        "run_id": ev.run_id,
-        "kind": ev.kind,
-        "stage": ev.stage,
-        "step": ev.step,
-        "total": ev.total,
-        "values": ev.values,
-        "message": ev.message,
-        "t": ev.created_at.isoformat(),
-    }
+def eta_seconds(elapsed, start_fraction, now_fraction):
+    """Seconds left at the average rate since `start_fraction` (None until it moved)."""
+    moved = now_fraction - start_fraction
+    if elapsed <= 0 or moved < 0.01 or now_fraction >= 1.0:
+        return None
+    return round(elapsed / moved * (1.0 - now_fraction), 1)
 
 
-def serialize_point(p):
-    return {"id": p.id, "run_id": p.run_id, "series": p.series, "step": p.step, "value": p.value}
-
-
-def message(run_snapshot, event=None, points=()):
-    """The websocket message for a run's new state, event and loss points (what
-    static/lab/live.js reads); ExperimentConsumer.lab_event forwards its payload as is."""
-    return {
-        "type": "lab.event",
-        "payload": {
-            "type": "event",
-            "run": run_snapshot,
-            "event": serialize_event(event) if event else None,
-            "points": [serialize_point(p) for p in points],
-        },
-    }
+def history_points(run, history):
+    """Loss points of a run whose progress was not streamed live, from the loss history the
+    engine returned: the series the live recorder writes (one per stage, key and trial)."""
+    points = []
+    for h in history or []:
+        if not isinstance(h, dict):
+            continue
+        for key in ("loss", "dev_loss"):
+            value = h.get(key)
+            if _finite(value):
+                points.append(MetricPoint(run=run, series=series_name(h.get("stage", "train"), key, h.get("trial")),
+                                          step=int(h.get("step", 0)), value=float(value)))
+    return points
 
 
 def publish_on_commit(run, event):
     """Broadcast once the surrounding transaction (if any) has committed, so a client that
     reacts to the message (reloads results, history) reads the new state. The run's
     snapshot is taken now."""
-    group, msg = broadcast.experiment_group(run.experiment_id), message(run.snapshot(), event)
+    group, msg = broadcast.experiment_group(run.experiment_id), event_message(run.snapshot(), event)
     transaction.on_commit(lambda: broadcast.send(group, msg), robust=True)
 
 
@@ -112,20 +114,16 @@ class ProgressRecorder:
                 self.flush(force=True)
             self._stage = ev["stage"]
             self._stage_started = now
-        trial = "" if ev["trial"] is None else f"@{int(ev['trial'])}"  # one loss series per learning-rate trial
-        for key, value in ev["values"].items():
+        for key, value in ev["values"].items():   # one loss series per stage, key and learning-rate trial
             if "loss" in key:
-                self._pending_points.append(
-                    MetricPoint(run_id=self.run.id, series=f"{ev['stage']}/{key}{trial}"[:32], step=ev["step"],
-                                value=value)
-                )
+                name = series_name(ev["stage"], key, ev["trial"])
+                self._pending_points.append(MetricPoint(run_id=self.run.id, series=name, step=ev["step"], value=value))
         run = self.run
         run.stage, run.step, run.total, run.message = ev["stage"], ev["step"], ev["total"], ev["message"]
         if not run.message and ev["trial"] is not None and ev["trials"] and ev["lr"] is not None:
             run.message = f"learning rate {ev['lr']:g} (trial {int(ev['trial']) + 1} of {int(ev['trials'])})"
         # progress and ETA of the whole run (all stages and trials), never reset by a new stage
-        done = run_progress.fraction(run.method, ev["stage"], ev["step"], ev["total"], ev["trial"], ev["trials"])
-        done = max(done, run.overall_progress or 0.0) if self._run_started else done
+        done = max(ev["progress"], run.overall_progress or 0.0) if self._run_started else ev["progress"]
         if self._run_started is None:
             self._run_started = (now, done)
         if stage_changed:
@@ -134,7 +132,7 @@ class ProgressRecorder:
         # the rate of the current stage (training is most of a run and slower than the rest), from
         # its first second on; before that the previous estimate stands
         if now - self._stage_started >= 1.0 or self._run_started[0] == now:
-            run.eta_seconds = run_progress.eta_seconds(now - self._stage_started, self._stage_progress, done)
+            run.eta_seconds = eta_seconds(now - self._stage_started, self._stage_progress, done)
         if ev["stage"] == "done":
             run.eta_seconds = None
         self._last_event = ev
@@ -149,10 +147,15 @@ class ProgressRecorder:
         run = self.run
         run.heartbeat_at = timezone.now()
         with transaction.atomic():
-            Run.objects.filter(id=run.id).update(
+            # only while this attempt owns the run (models.Run.attempt_rows): the row stays locked
+            # until commit, so a re-claim comes after these rows (and discards them) or they are dropped
+            owned = run.attempt_rows().update(
                 stage=run.stage, step=run.step, total=run.total, message=run.message[:2000],
                 eta_seconds=run.eta_seconds, heartbeat_at=run.heartbeat_at, overall_progress=run.overall_progress,
             )
+            if not owned:
+                self._last_event = None
+                return
             saved = MetricPoint.objects.bulk_create(points) if points else []
             row = None
             if ev is not None:
@@ -161,13 +164,14 @@ class ProgressRecorder:
         if saved and any(p.id is None for p in saved):  # backends that cannot return ids
             saved = list(MetricPoint.objects.filter(run_id=run.id).order_by("-id")[: len(saved)])[::-1]
         self._last_event = None
-        broadcast.send(broadcast.experiment_group(run.experiment_id), message(run.snapshot(), row, saved))
+        broadcast.send(broadcast.experiment_group(run.experiment_id), event_message(run.snapshot(), row, saved))
 
     def should_cancel(self):
         now = self.clock()
         if now - self._cancel_checked >= self.cancel_poll:
             self._cancel_checked = now
-            self._cancel = Run.objects.filter(id=self.run.id, cancel_requested=True).exists()
+            # a cancel, or the run taken from this attempt (claimed again, reaped): stop working on it
+            self._cancel = not self.run.attempt_rows().filter(cancel_requested=False).exists()
         return self._cancel
 
     def close(self):

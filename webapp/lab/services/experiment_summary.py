@@ -1,10 +1,13 @@
 """Aggregate an experiment's results for the compare charts and tables (JSON-ready).
 
 Spread over seeds: `workers.engine.stats.spread` (sample sd, ddof=1, and a 95% t-interval
-clipped to the metric's range), the one convention of the CLI, the pages and the exports;
-one seed has no spread (0, no interval). Every table and chart caption says so (SPREAD_CAPTION)."""
+that the engine clips to the metric's range), the one convention of the CLI, the pages and
+the exports; one seed has no spread (0, no interval). Every table and chart caption says so
+(SPREAD_CAPTION). The metrics, their labels, ranges and bins are the engine's metric table,
+served to the charts' scripts as "metric_table"."""
 from collections import defaultdict
 
+from workers.engine import metric_table
 from workers.engine.stats import SPREAD_CONVENTION, spread
 
 from ..models import METHOD_CHOICES, METHOD_LABELS, AdapterOverlap, EvalResult, Prediction
@@ -12,29 +15,22 @@ from ..models import METHOD_CHOICES, METHOD_LABELS, AdapterOverlap, EvalResult, 
 METHOD_ORDER = [m for m, _ in METHOD_CHOICES]
 SPREAD_CAPTION = SPREAD_CONVENTION.split(";")[0]
 
-# The range each metric can take: confidence intervals are clipped to it.
-METRIC_RANGE = {"accuracy": (0.0, 1.0), "ece": (0.0, 1.0), "ece_equal_mass": (0.0, 1.0), "brier": (0.0, 2.0),
-                "nll": (0.0, None), "mean_similarity": (-1.0, 1.0)}
-# Calibration bins of the engine's ECE and the fewest examples per bin on average below
-# which the page warns that ECE is mostly sampling noise.
-ECE_BINS = 15
-MIN_EXAMPLES_PER_BIN = 10
+RUN_METRICS = metric_table.RUN_METRICS  # one number per run and evaluation task, in the table's order
 
 
-def _stats(values, bounds=None):
-    """Mean, sample sd and the clipped 95% t-interval over seeds: the engine's one convention
-    (workers/engine/stats.spread), shared with the CLI and the exports."""
+def _stats(values, metric):
+    """Mean, sample sd and the 95% t-interval over seeds of one metric of the engine's metric
+    table: `stats.spread` as the CLI calls it (it clips to the metric's range), with the
+    seeds' values, min and max."""
     vals = [v for v in values if v is not None]
     if not vals:
         return None
-    s = spread(vals, bounds)
-    return {"mean": s.mean, "std": s.std or 0.0, "min": min(vals), "max": max(vals), "values": vals,
-            "ci95": None if s.ci_low is None else [s.ci_low, s.ci_high]}
+    return {**spread(vals, metric=metric).summary(), "min": min(vals), "max": max(vals), "values": vals}
 
 
 def _metric(results, name):
     """Stats over seeds of one metric, with each seed's value (for hover and dots)."""
-    stats = _stats([getattr(r, name) for r in results], METRIC_RANGE[name])
+    stats = _stats([getattr(r, name) for r in results], name)
     if stats is not None:
         stats["points"] = [[r.run.seed, getattr(r, name)] for r in results if getattr(r, name) is not None]
     return stats
@@ -88,7 +84,7 @@ def result_row(r):
     """One run's metrics on one evaluation task (a row of the table and of the exports)."""
     return {"run_id": r.run_id, "method": r.run.method, "method_label": METHOD_LABELS.get(r.run.method, r.run.method),
             "n": r.run.n, "seed": r.run.seed, "eval_task": r.eval_task_name,
-            **{m: getattr(r, m) for m in METRIC_RANGE}}
+            **{m: getattr(r, m) for m in RUN_METRICS}}
 
 
 def aggregate(results, model_of=None):
@@ -109,7 +105,7 @@ def aggregate(results, model_of=None):
             "seeds": len(rs),
             # evaluation examples per run (the reliability bins count every scored example)
             "n_examples": round(sum(sum(int(b.get("count") or 0) for b in r.reliability or []) for r in rs) / len(rs)),
-            **{m: _metric(rs, m) for m in METRIC_RANGE},
+            **{m: _metric(rs, m) for m in RUN_METRICS},
         }
         summary.append(row)
         if method == "icl":
@@ -126,8 +122,8 @@ def aggregate(results, model_of=None):
             idx = sorted(per_layer)
             layers.append({
                 **where, "eval_task": task, "method": method, "n": n, "layer": idx,
-                "cosine": [(_stats(per_layer[i][0]) or {}).get("mean") for i in idx],
-                "cka": [(_stats(per_layer[i][1]) or {}).get("mean") for i in idx],
+                "cosine": [(_stats(per_layer[i][0], "cosine") or {}).get("mean") for i in idx],
+                "cka": [(_stats(per_layer[i][1], "cka") or {}).get("mean") for i in idx],
             })
     return {
         "eval_tasks": sorted({r.eval_task_name for r in results}),
@@ -137,8 +133,9 @@ def aggregate(results, model_of=None):
         "method_labels": METHOD_LABELS,
         "spread": SPREAD_CAPTION,
         "method_order": METHOD_ORDER,
-        "ece_bins": ECE_BINS,
-        "min_examples_per_bin": MIN_EXAMPLES_PER_BIN,
+        "ece_bins": metric_table.ECE_BINS,
+        "min_examples_per_bin": metric_table.MIN_EXAMPLES_PER_BIN,
+        "metric_table": metric_table.served(),
         "summary": summary,
         "icl_baseline": baseline,
         "reliability": reliability,

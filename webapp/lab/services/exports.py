@@ -19,10 +19,10 @@ from workers.engine.tables import csv_safe, latex_table, markdown_table
 
 from ..models import Prediction
 from . import experiment_summary
-from .experiment_summary import METRIC_RANGE, _order, aggregate
+from .experiment_summary import RUN_METRICS, _order, aggregate
 from .cross_experiment import result_rows
 
-METRICS = list(METRIC_RANGE)
+METRICS = list(RUN_METRICS)  # the engine's metric table: one column per run metric
 RUN_COLUMNS = ["experiment", "experiment_name", "model", "train_task", "eval_task", "method", "method_label", "n",
                "seed", "run_id"]
 METRIC_COLUMNS = RUN_COLUMNS + METRICS
@@ -153,8 +153,9 @@ def export(results, what, stem, meta=None):
         body = _csv(SUMMARY_COLUMNS, summary_rows(results))
     elif what == "metrics.json":
         agg = aggregate(results, model_of=lambda r: r.run.experiment.model_name)
-        body = json.dumps({**(meta or {}), "spread": SPREAD_CONVENTION, "runs": _sorted_rows(results),
-                           "summary": agg["summary"]}, indent=1, ensure_ascii=False).encode("utf-8")
+        body = json.dumps({**(meta or {}), "spread": SPREAD_CONVENTION, "metric_table": agg["metric_table"],
+                           "runs": _sorted_rows(results), "summary": agg["summary"]},
+                          indent=1, ensure_ascii=False).encode("utf-8")
     elif what == "predictions.csv":
         body = _csv(PREDICTION_COLUMNS, prediction_rows(results))
     elif what == "predictions.json":

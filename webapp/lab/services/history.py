@@ -1,16 +1,17 @@
-"""History of an experiment for a page opened mid-run and for websocket catch-up."""
+"""History of an experiment for a page opened mid-run and for websocket catch-up: the
+"history" and "replay" messages of lab/progress_messages.py, read from the database."""
 from django.conf import settings
 
-from ..models import MetricPoint, RunEvent
+from ..models import MetricPoint, Run, RunEvent
+from ..progress_messages import history_message, replay_message, series_entry
 from .downsample import downsample
-from .events import serialize_event, serialize_point
 
 MAX_REPLAY = 5000
 
 
 def full_history(experiment, recent_events=200):
     """Run snapshots, recent events and every loss series (downsampled); three queries."""
-    runs = list(experiment.runs.all())
+    runs = list(experiment.runs.with_flags())  # has_adapter of each snapshot without a query per run
     series = {}
     last_point = 0
     rows = MetricPoint.objects.filter(run__experiment=experiment).order_by("run_id", "series", "step", "id")
@@ -24,27 +25,14 @@ def full_history(experiment, recent_events=200):
         out_series[run_id] = {}
         for name, (steps, values) in by_name.items():
             x, y = downsample(steps, values, settings.LAB_MAX_CHART_POINTS)
-            out_series[run_id][name] = {"steps": x, "values": y, "total_points": len(values)}
+            out_series[run_id][name] = series_entry(name, x, y, len(values))
     events = list(RunEvent.objects.filter(run__experiment=experiment).order_by("-id")[:recent_events])[::-1]
-    return {
-        "experiment": experiment.id,
-        "runs": [r.snapshot() for r in runs],
-        "events": [serialize_event(e) for e in events],
-        "series": out_series,
-        "last_event": events[-1].id if events else 0,
-        "last_point": last_point,
-    }
+    return history_message(experiment.id, runs, events, out_series, last_point)
 
 
 def replay_since(experiment_id, last_event=0, last_point=0):
     """Events and points newer than what a reconnecting client has seen."""
-    from ..models import Run
-
     events = RunEvent.objects.filter(run__experiment_id=experiment_id, id__gt=last_event or 0).order_by("id")
     points = MetricPoint.objects.filter(run__experiment_id=experiment_id, id__gt=last_point or 0).order_by("id")
-    return {
-        "type": "replay",
-        "runs": [r.snapshot() for r in Run.objects.filter(experiment_id=experiment_id)],
-        "events": [serialize_event(e) for e in events[:MAX_REPLAY]],
-        "points": [serialize_point(p) for p in points[:MAX_REPLAY * 4]],
-    }
+    return replay_message(Run.objects.with_flags().filter(experiment_id=experiment_id), events[:MAX_REPLAY],
+                          points[:MAX_REPLAY * 4])

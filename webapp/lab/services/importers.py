@@ -9,6 +9,7 @@ import json
 
 from django.conf import settings
 
+from ..text import lone_surrogate_at
 from ..uploads import upload_limit_message
 
 # the csv module's own field limit; JSONL cells get the same one, so both formats agree
@@ -36,6 +37,11 @@ def _check_cell(lineno, name, value):
     """Cells the database can store and the model can read in one prompt."""
     if "\x00" in value:
         raise ImportProblem(f'Line {lineno}: "{name}" contains a NUL character (\\u0000); remove it.')
+    at = lone_surrogate_at(value)
+    if at is not None:
+        raise ImportProblem(f'Line {lineno}: "{name}" contains a lone surrogate (\\u{ord(value[at]):04x} at '
+                            f"character {at + 1}), which is not text; write the character itself, or both "
+                            "halves of its surrogate pair.")
     if len(value) > MAX_CELL_CHARS:
         raise ImportProblem(f'Line {lineno}: "{name}" is {len(value):,} characters long; '
                             f"the limit is {MAX_CELL_CHARS:,}. Shorten the example.")

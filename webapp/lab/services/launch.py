@@ -1,14 +1,28 @@
-"""Turn a validated experiment form into an Experiment + its Runs, and queue them.
+"""Turn a checked plan (services/planning.validate_and_plan) into an Experiment + its Runs,
+and queue them.
 
 The broker is checked before anything is written (Redis down: 503, nothing stored). The
 runs are written "to dispatch" in the same transaction as the experiment (the outbox,
 `services/dispatch.py`) and sent once it commits; if this process dies or the broker goes
 away between commit and send, the periodic sweep sends what is left.
 """
+import re
+
 from django.db import transaction
 
+from ..experiment_spec import model_columns
 from ..models import Experiment, Run
 from . import dispatch, snapshots
+
+SUBMIT_KEY = re.compile(r"[0-9a-f]{32}")
+
+
+def submit_key_problem(submit_key):
+    """The message for a malformed idempotency key, or None. The form makes the key when it
+    is rendered (an API client, e.g. uuid4().hex); empty means "no key"."""
+    if submit_key and not SUBMIT_KEY.fullmatch(submit_key):
+        return "This form is out of date: reload the page and submit it again."
+    return None
 
 
 def already_submitted(user, submit_key):
@@ -18,24 +32,21 @@ def already_submitted(user, submit_key):
     return Experiment.objects.filter(owner=user, submit_key=submit_key).first()
 
 
-def launch(user, data, config, plan):
-    """Create the experiment and one run per planned engine RunKey (the form planned them,
-    once: `ExperimentForm.plan`), and queue them in one go. Each run stores its key, which
-    the worker hands back to the engine."""
-    queue = dispatch.queue_for(data["model_name"])
+def launch(user, team, plan):
+    """Create the experiment of a checked `plan` (its spec's settings, its confirmed warnings,
+    its idempotency key) and one run per planned engine RunKey, and queue them in one go.
+    Each run stores its key, which the worker hands back to the engine."""
+    spec = plan.spec
+    queue = dispatch.queue_for(spec.model_name)
     dispatch.check_broker()
     with transaction.atomic():
         exp = Experiment.objects.create(
-            owner=user, team=data.get("team"), name=data.get("name") or "", model_name=data["model_name"], train_task=data["train_task"],
-            methods=data["methods"], n_values=data["n_values"], seeds=data["seeds"], icl_demos=data.get("icl_demos"),
-            eval_size=data["eval_size"], adapter_type=data["adapter_type"], lora_r=data["lora_r"],
-            lora_alpha=data["lora_alpha"], target_modules=data["target_modules"],
-            config=snapshots.by_reference(config),  # the pools stored once, by hash
-            submit_key=data.get("submit_key") or "",
-            warnings=list(data.get("warnings") or []),
+            owner=user, team=team, **model_columns(spec),
+            config=snapshots.by_reference(plan.config),  # the pools stored once, by hash
+            submit_key=plan.submit_key or "", warnings=list(plan.warnings),
         )
-        exp.eval_tasks.set(data.get("eval_tasks") or [data["train_task"]])
-        runs = Run.objects.bulk_create(Run.for_key(exp, key, queue=queue) for key in plan)
+        exp.eval_tasks.set(spec.eval_tasks or [spec.train_task])
+        runs = Run.objects.bulk_create(Run.for_key(exp, key, queue=queue) for key in plan.runs)
         if any(r.id is None for r in runs):
             runs = list(exp.runs.all())
         dispatch.send_on_commit(r.id for r in runs)

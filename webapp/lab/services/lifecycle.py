@@ -1,8 +1,17 @@
-"""A run's life, in one place: queued -> running (claimed by one worker process, kept
-alive by its heartbeat) -> done | failed | cancelled.
+"""A run's life: queued -> running (claimed by one worker process, kept alive by its
+heartbeat) -> done | failed | cancelled. The allowed moves are the table `Run.TRANSITIONS`.
 
-Every state change goes through `set_state` (row, 'state' event, websocket broadcast,
-cache invalidation in one transaction). Who calls what:
+Every state change goes through `set_state`: it refuses a move the table does not allow
+(IllegalTransition), and applies the move only if the row still is as the caller read it
+(state and attempt token: a compare-and-set, so a reaper, a claim and a cancel racing on
+one run cannot both win); then row, 'state' event, websocket broadcast and cache
+invalidation in one transaction.
+
+Fencing: each claim gives the run a new `attempt_token`; the reaper and a retry clear it.
+Every write of a worker (progress flush, heartbeat, results and artifacts, adapter
+overlaps, its final state) is made only while the row holds that worker's token, so a
+worker that was reaped but is still alive leaves no trace on a run another attempt owns
+(its writes are dropped; `run_job` then returns SUPERSEDED). Who calls what:
 - `run_job(run_id)` executes one run end to end. The Celery task
   (`workers.celery_tasks.execute_run`, a thin adapter) and the embedded worker thread
   (`embedded_worker`) both call it; the web app never imports the Celery task module.
@@ -10,7 +19,8 @@ cache invalidation in one transaction). Who calls what:
   remain, else failed) to runs whose worker stopped beating. It runs periodically, from
   one mechanism per deployment (`services.reaper`: Celery beat in Redis mode, one thread in
   embedded mode), and from `manage.py reap_runs`; never from a view or a job.
-- `cancel_run(run)` is what the cancel buttons do; `retry_run(run)` the retry button.
+- `cancel_run(run, revoke)` and `retry_run(run, send)` are the state changes of the user's
+  cancel and retry (`services.run_actions` is what the pages and the API call).
 
 Redelivered jobs (acks_late + task_reject_on_worker_lost: a prefork child killed mid-run,
 e.g. by the OOM killer, has its message put back on the queue): the run is still
@@ -28,10 +38,11 @@ The engine (`workers.engine.runner`, which needs torch) is imported lazily by
 """
 import logging
 import os
+import re
 import socket
 import threading
-import re
 import time
+import uuid
 from datetime import timedelta
 from pathlib import Path
 
@@ -43,48 +54,61 @@ from django.utils import timezone
 from ..models import AdapterOverlap, Artifact, EvalResult, MetricPoint, Run, RunEvent
 from .events import ProgressRecorder, bump_results_version, publish_on_commit
 from . import overlaps, provenance, snapshots
-from .results import store_results
+from .results import AttemptSuperseded, store_results
 
 log = logging.getLogger("webapp.lab")
 HEARTBEAT_EVERY = 10.0
 REDELIVERY_POLL = 1.0
 CANCEL_POLL = 0.5  # seconds a "cancel requested?" answer is reused by a running job
+SUPERSEDED = "superseded"  # what run_job returns when its attempt lost the run to another
 
 
 # --- state changes ----------------------------------------------------------
 
-def set_state(run, state, message="", error=None, **fields):
-    """Move a run to a new state, persist a 'state' event and broadcast it."""
+def _state_values(run, state, message, error, fields):
+    """The row's new values for a move of `run` to `state`."""
     now = timezone.now()
-    run.state = state
-    run.message = message or run.message
-    if error is not None:
-        run.error = error
+    values = {"state": state, "message": message or run.message, "error": run.error if error is None else error,
+              "started_at": run.started_at, "heartbeat_at": run.heartbeat_at, "finished_at": run.finished_at,
+              "eta_seconds": run.eta_seconds, "step": run.step}
     if state == Run.RUNNING:
-        run.started_at = run.started_at or now
-        run.heartbeat_at = now
+        values["started_at"] = run.started_at or now
+        values["heartbeat_at"] = now
     if state in Run.FINAL_STATES:
-        run.finished_at = now
-        run.eta_seconds = None
+        values["finished_at"] = now
+        values["eta_seconds"] = None
         if state == Run.DONE:
-            run.step = run.total or run.step
-    for k, v in fields.items():
-        setattr(run, k, v)
-    update = {"state", "message", "error", "started_at", "heartbeat_at", "finished_at", "eta_seconds", "step",
-              *fields}
+            values["step"] = run.total or run.step
+    values.update(fields)
+    return values
+
+
+def set_state(run, state, message="", error=None, lost_attempt=None, **fields):
+    """Move a run from the state (and attempt token) it had when read to `state`, persist a
+    'state' event and broadcast it. IllegalTransition for a move `Run.TRANSITIONS` does not
+    allow. None, and `run` left as it was, when the row no longer has that state and token
+    (another attempt, the reaper or a cancel got there first). `lost_attempt`: the event
+    records that attempt's death (the page lists them)."""
+    Run.check_transition(run.state, state)
+    values = _state_values(run, state, message, error, fields)
     with transaction.atomic():
-        run.save(update_fields=sorted(update))
+        if Run.objects.filter(pk=run.pk, state=run.state, attempt_token=run.attempt_token).update(**values) != 1:
+            log.warning("run %s: %s -> %s dropped, the run changed meanwhile", run.pk, run.state, state)
+            return None
+        for key, value in values.items():
+            setattr(run, key, value)
         ev = RunEvent.objects.create(run=run, kind="state", stage=run.stage, step=run.step, total=run.total,
-                                     message=f"{state}: {message or error or ''}".strip(": "))
+                                     message=f"{state}: {message or error or ''}".strip(": "),
+                                     lost_attempt=lost_attempt)
         bump_results_version(run.experiment_id)
     publish_on_commit(run, ev)
     return ev
 
 
-def note(run, message):
+def note(run, message, lost_attempt=None):
     """Persist and broadcast a state note without touching the run's row."""
     ev = RunEvent.objects.create(run=run, kind="state", stage=run.stage, step=run.step, total=run.total,
-                                 message=message)
+                                 message=message, lost_attempt=lost_attempt)
     publish_on_commit(run, ev)
     return ev
 
@@ -92,15 +116,14 @@ def note(run, message):
 def cancel_run(run, revoke):
     """Flag the run; a queued one is cancelled now (and `revoke(run)` drops its queued job),
     a running one stops at its next step. Returns (changed, broker_reached)."""
-    if run.state in Run.FINAL_STATES:
+    if not run.can_cancel:
         return False, True
     Run.objects.filter(pk=run.pk).update(cancel_requested=True)
     run.cancel_requested = True
     broker_ok = True
     if run.state == Run.QUEUED:
-        updated = Run.objects.filter(pk=run.pk, state=Run.QUEUED).update(state=Run.CANCELLED)
-        if updated:
-            set_state(run, Run.CANCELLED, message="cancelled before it started")
+        # a worker that claims it meanwhile sees the flag and stops (the move below is then dropped)
+        if set_state(run, Run.CANCELLED, message="cancelled before it started") is not None:
             broker_ok = revoke(run) is not False
     else:
         note(run, "cancel requested")
@@ -144,12 +167,12 @@ def owner_lost(run, now=None, timeout=None):
 
 
 class Heartbeat(threading.Thread):
-    """Bumps the run's heartbeat while this process owns it and the job runs."""
+    """Bumps the run's heartbeat while this attempt owns it (its token) and the job runs."""
 
-    def __init__(self, run_id, worker=""):
-        super().__init__(name=f"heartbeat-{run_id}", daemon=True)
-        self.run_id = run_id
-        self.worker = worker
+    def __init__(self, run):
+        super().__init__(name=f"heartbeat-{run.pk}", daemon=True)
+        self.owned = run.attempt_rows().filter(state=Run.RUNNING)  # not once it was claimed again or reaped
+        self.run_id = run.pk
         self.stopped = threading.Event()
 
     def run(self):
@@ -157,9 +180,7 @@ class Heartbeat(threading.Thread):
             while not self.stopped.wait(heartbeat_interval()):
                 close_old_connections()
                 try:
-                    # only while this process still owns the run (it may have been claimed again)
-                    Run.objects.filter(id=self.run_id, state=Run.RUNNING, worker=self.worker).update(
-                        heartbeat_at=timezone.now())
+                    self.owned.update(heartbeat_at=timezone.now())
                 except Exception:
                     log.warning("heartbeat for run %s failed", self.run_id, exc_info=True)
         finally:
@@ -195,41 +216,41 @@ def reap_stale_runs(timeout=None, now=None):
 
 def worker_lost(run, reason):
     """The one retry rule: a run whose worker died is queued again, and started from scratch,
-    until it has been started LAB_MAX_ATTEMPTS times; then it is failed. Each loss is a
-    state event with its reason (the run's history on the experiment page). False when the
-    run was no longer running (another reaper or a redelivered job got there first)."""
+    until it has been started LAB_MAX_ATTEMPTS times; then it is failed. Either way the
+    attempt's token is cleared (the worker, if it still lives, can write nothing more). Each
+    loss is a state event with its reason and `lost_attempt` (the run's history on the
+    experiment page). False when the run was no longer that running attempt (another
+    reaper, or a redelivered job that claimed it, got there first)."""
     limit = settings.LAB_MAX_ATTEMPTS
+    lost = {"lost_attempt": run.attempts, "attempt_token": None}
     with transaction.atomic():  # the flip and its reason are seen together
         if run.attempts < limit:
-            if Run.objects.filter(id=run.id, state=Run.RUNNING).update(state=Run.QUEUED) != 1:
+            message = f"{reason} during attempt {run.attempts} of {limit}; queued again"
+            if set_state(run, Run.QUEUED, message=message, worker="", dispatched_at=None, heartbeat_at=None,
+                         stage="", step=0, **lost) is None:
                 return False
             discard_partial(run)
-            message = f"{reason} during attempt {run.attempts} of {limit}; queued again"
-            set_state(run, Run.QUEUED, message=message, worker="", dispatched_at=None, heartbeat_at=None,
-                      stage="", step=0)
         else:
-            if Run.objects.filter(id=run.id, state=Run.RUNNING).update(state=Run.FAILED) != 1:
-                return False
             message = f"{reason} during attempt {run.attempts} of {limit}; not started again"
-            set_state(run, Run.FAILED, message=message, error=message)
+            if set_state(run, Run.FAILED, message=message, error=message, **lost) is None:
+                return False
     log.warning("run %s: %s", run.id, message)
     return True
 
 
-RETRYABLE = ("failed", "cancelled")
-
-
 def retry_run(run, send):
-    """A user's retry of a failed or cancelled run: queued again with a fresh attempt count
-    (partial rows discarded), then `send(run_ids)` hands it to the executor after commit.
-    False when the run is not failed or cancelled."""
+    """A user's retry of a failed or cancelled run (`Run.can_retry`): queued again with a fresh
+    attempt count and no attempt token (partial rows discarded), then `send(run_ids)` hands it
+    to the executor after commit. False when the run cannot be retried."""
+    if not run.can_retry:
+        return False
+    was = run.state
     with transaction.atomic():
-        if Run.objects.filter(id=run.id, state__in=RETRYABLE).update(state=Run.QUEUED) != 1:
+        if set_state(run, Run.QUEUED, message=f"retried by the user (was {was})", error="", attempts=0,
+                     worker="", attempt_token=None, dispatched_at=None, heartbeat_at=None, started_at=None,
+                     finished_at=None, cancel_requested=False, stage="", step=0, queued_at=timezone.now()) is None:
             return False
         discard_partial(run)
-        set_state(run, Run.QUEUED, message=f"retried by the user (was {run.state})", error="", attempts=0,
-                  worker="", dispatched_at=None, heartbeat_at=None, started_at=None, finished_at=None,
-                  cancel_requested=False, stage="", step=0, queued_at=timezone.now())
         send([run.id])
     return True
 
@@ -265,20 +286,23 @@ def claim(run_id, presumed_lost=None, seen_heartbeat=None):
             if run.attempts >= settings.LAB_MAX_ATTEMPTS:
                 reason = (f"worker lost ({lost}) during attempt {run.attempts} of {settings.LAB_MAX_ATTEMPTS}; "
                           "not started again")
-                set_state(run, Run.FAILED, message=reason, error=reason)
+                set_state(run, Run.FAILED, message=reason, error=reason, lost_attempt=run.attempts,
+                          attempt_token=None)
                 return None, Run.FAILED
             discard_partial(run)
             note(run, f"worker lost ({lost}) during attempt {run.attempts} of {settings.LAB_MAX_ATTEMPTS}; "
-                      "starting the run again")
+                      "starting the run again", lost_attempt=run.attempts)
             log.warning("run %s: worker lost (%s); claimed again by %s", run.id, lost, worker_id())
         elif not fresh_start:
             return None, run.state
         if run.cancel_requested:
-            set_state(run, Run.CANCELLED, message="cancelled before it started" if fresh_start else "cancelled")
+            set_state(run, Run.CANCELLED, message="cancelled before it started" if fresh_start else "cancelled",
+                      attempt_token=None)
             return None, Run.CANCELLED
         attempt = run.attempts + 1
         set_state(run, Run.RUNNING, message="started" if attempt == 1 else f"started again (attempt {attempt})",
-                  attempts=attempt, worker=worker_id()[:200], stage="", step=0, eta_seconds=None)
+                  attempts=attempt, worker=worker_id()[:200], attempt_token=uuid.uuid4(), stage="", step=0,
+                  eta_seconds=None)
     return run, Run.RUNNING
 
 
@@ -349,7 +373,7 @@ def run_job(run_id, redelivered=False):
     if run is None:
         return state
     recorder = ProgressRecorder(run, cancel_poll=CANCEL_POLL)
-    heartbeat = Heartbeat(run.id, run.worker)
+    heartbeat = Heartbeat(run)
     heartbeat.start()
     try:
         runner = load_runner()
@@ -364,20 +388,30 @@ def run_job(run_id, redelivered=False):
         # stored before "done" so that the page's refresh sees it, and once more after, for
         # a partner that finished at the same moment (a failure is logged, never fails the run)
         tried = overlaps.store_safely(run)
-        set_state(run, Run.DONE, message="done")
+        if set_state(run, Run.DONE, message="done") is None:
+            return _superseded(run)
         overlaps.store_safely(run, tried)
         return Run.DONE
+    except AttemptSuperseded:
+        return _superseded(run)
     except Exception as exc:  # noqa: BLE001 - every failure is reported on the run
         try:
             recorder.close()
         except Exception:
             log.warning("could not flush progress of run %s", run.id, exc_info=True)
         if _is_cancelled(exc):
-            set_state(run, Run.CANCELLED, message="cancelled by the user")
-            return Run.CANCELLED
+            ended = set_state(run, Run.CANCELLED, message="cancelled by the user")
+            return Run.CANCELLED if ended else _superseded(run)
         log.exception("run %s failed", run.id)  # the traceback: the worker's log, only there
         shown = failure_message(run, exc)
-        set_state(run, Run.FAILED, message=shown[:500], error=shown)
-        return Run.FAILED
+        ended = set_state(run, Run.FAILED, message=shown[:500], error=shown)
+        return Run.FAILED if ended else _superseded(run)
     finally:
         heartbeat.stop()
+
+
+def _superseded(run):
+    """This attempt lost the run (claimed again or reaped while it worked): nothing it wrote
+    after that was kept."""
+    log.warning("run %s: attempt %s was superseded; its late writes were dropped", run.pk, run.attempts)
+    return SUPERSEDED

@@ -10,15 +10,17 @@ lora_subspace_overlap` over the saved peft weights, `workers.engine.adapters.
 load_saved_adapter`); both need torch and are imported only inside `measure_pair`, in the
 process that executes runs, never by a view. A pair that cannot be measured ((IA)^3
 adapters have no LoRA subspace, a missing or unreadable file) is logged and skipped: the
-overlap never fails a run. `compare.compare` averages the pairs over seeds."""
+overlap never fails a run. The pairs are stored only while the run's attempt still owns it
+(`Run.hold_attempt`, the fence of services/lifecycle.py). `experiment_summary` averages the
+pairs over seeds."""
 import logging
 import math
 
 from django.db import transaction
 from django.db.models import Q
 
-from ..models import METHOD_CHOICES, AdapterOverlap, Run
-from .adapters import ADAPTER_KIND, NoAdapter, adapter_root
+from ..models import METHOD_CHOICES, AdapterOverlap, Artifact, Run
+from .adapters import NoAdapter, adapter_root
 from .events import bump_results_version
 
 log = logging.getLogger("webapp.lab")
@@ -39,7 +41,7 @@ def partners(run):
     measured = AdapterOverlap.objects.filter(Q(run_a=run) | Q(run_b=run)).values_list("run_a", "run_b")
     seen = {pk for pair in measured for pk in pair}
     others = (Run.objects.filter(experiment_id=run.experiment_id, n=run.n, seed=run.seed, state=Run.DONE,
-                                 artifacts__kind=ADAPTER_KIND)
+                                 artifacts__kind=Artifact.ADAPTER)
               .exclude(pk=run.pk).distinct().order_by("id"))
     return [o for o in others if o.pk not in seen]
 
@@ -89,6 +91,9 @@ def store_for_run(run, tried=()):
             per_module=result["per_module"]))
     if rows:
         with transaction.atomic():
+            if not run.hold_attempt():
+                log.warning("adapter overlap of run %s dropped: another attempt owns the run", run.pk)
+                return attempted
             AdapterOverlap.objects.bulk_create(rows, ignore_conflicts=True)
             bump_results_version(run.experiment_id)
     return attempted

@@ -31,7 +31,7 @@ def ensure_runs_per_experiment(plan):
 
 def queued_runs(user):
     """Runs of `user`'s experiments waiting for or holding a worker."""
-    return Run.objects.filter(experiment__owner=user, state__in=(Run.QUEUED, Run.RUNNING)).count()
+    return Run.objects.filter(experiment__owner=user, state__in=Run.UNFINISHED_STATES).count()
 
 
 def ensure_room_for_runs(user, adding):

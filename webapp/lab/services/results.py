@@ -1,4 +1,6 @@
-"""Store an engine result list for a run in one transaction (+ a JSON artifact on disk)."""
+"""Store an engine result list for a run in one transaction (+ a JSON artifact on disk), only
+while the attempt that produced it still owns the run (`Run.hold_attempt`: the fence of
+services/lifecycle.py)."""
 import hashlib
 import json
 from pathlib import Path
@@ -7,7 +9,7 @@ from django.conf import settings
 from django.db import transaction
 
 from ..models import Artifact, EvalResult, LayerSimilarity, MetricPoint, Prediction, Run, Task
-from . import training_summary
+from .events import history_points
 
 
 def _num(v):
@@ -26,18 +28,27 @@ def write_artifact(run, kind, name, data):
     return Artifact(run=run, kind=kind, path=str(rel), sha256=hashlib.sha256(data).hexdigest(), size=len(data))
 
 
+class AttemptSuperseded(Exception):
+    """The attempt lost its run (claimed again by another, or reaped): its write was dropped."""
+
+
 def store_results(run, results, provenance=None):
     """All rows of a finished run (eval results, layers, predictions, artifact, and its
-    provenance when given: `services/provenance.for_run`) or none."""
+    provenance when given: `services/provenance.for_run`) or none. AttemptSuperseded, and
+    nothing written, when `run`'s attempt no longer owns the run. The file is written with
+    the row locked, so a claim of another attempt never meets it half done."""
     experiment = run.experiment
     tasks_by_name = {t.name: t for t in [experiment.train_task, *experiment.eval_tasks.all()]}
     blob = json.dumps(results, default=str, indent=1).encode()
-    artifact = write_artifact(run, "results", "results.json", blob)
-    try:
-        _store(run, results, experiment, tasks_by_name, artifact, provenance)
-    except BaseException:
-        (Path(settings.MEDIA_ROOT) / artifact.path).unlink(missing_ok=True)
-        raise
+    with transaction.atomic():
+        if not run.hold_attempt():
+            raise AttemptSuperseded(f"run {run.pk}: attempt {run.attempts} no longer owns the run")
+        artifact = write_artifact(run, "results", "results.json", blob)
+        try:
+            _store(run, results, experiment, tasks_by_name, artifact, provenance)
+        except BaseException:
+            (Path(settings.MEDIA_ROOT) / artifact.path).unlink(missing_ok=True)
+            raise
 
 
 def _store(run, results, experiment, tasks_by_name, artifact, provenance=None):
@@ -82,9 +93,9 @@ def _store(run, results, experiment, tasks_by_name, artifact, provenance=None):
             )
         if results and not MetricPoint.objects.filter(run=run).exists():
             # nothing streamed live: keep the loss history the engine returned
-            MetricPoint.objects.bulk_create(training_summary.history_points(run, results[0].get("loss_history")))
+            MetricPoint.objects.bulk_create(history_points(run, results[0].get("loss_history")))
         if results:
-            run.training = training_summary.summarize(results[0].get("loss_history"))
+            run.training = results[0].get("training_stages") or []   # what training chose, as the engine said
             Run.objects.filter(pk=run.pk).update(training=run.training)
         artifact.save()
         Artifact.objects.bulk_create(engine_artifacts(run, results))

@@ -6,8 +6,9 @@ from django.contrib.auth.decorators import login_required
 from django.http import Http404, HttpResponse, JsonResponse
 from django.shortcuts import render
 
+from .. import selectors
+from ..responses import attachment
 from ..services import cross_experiment, exports
-from .experiments import get_experiment
 
 
 def _selection(request):
@@ -42,7 +43,7 @@ def compare_page(request):
     return render(request, "lab/compare.html", context)
 
 
-TABLE_METRICS = ("accuracy", "ece", "ece_equal_mass", "brier", "nll")
+TABLE_METRICS = exports.METRICS  # the run metrics of the engine's metric table, as the template's headings
 
 
 def _cell(stat):
@@ -68,14 +69,6 @@ def compare_data(request):
     return JsonResponse(cross_experiment.comparison(selection))
 
 
-def attachment(export):
-    """An `exports.Export` as a download (the pages' and the REST API's)."""
-    response = HttpResponse(export.content, content_type=export.content_type)
-    response["Content-Disposition"] = f'attachment; filename="{export.filename}"'
-    response["X-Content-Type-Options"] = "nosniff"
-    return response
-
-
 def _unknown(exc):
     return HttpResponse(str(exc), status=404, content_type="text/plain; charset=utf-8")
 
@@ -95,7 +88,7 @@ def compare_export(request, what):
 
 @login_required
 def experiment_export(request, pk, what):
-    exp = get_experiment(request, pk)
+    exp = selectors.get_experiment(request.user, pk)
     try:
         return attachment(exports.for_experiment(exp, what))
     except exports.UnknownExport as exc:

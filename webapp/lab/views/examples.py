@@ -1,9 +1,12 @@
 """Example editing (one by one) and bulk imports (CSV/JSONL files, Hugging Face hub)."""
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
-from django.shortcuts import get_object_or_404, redirect, render
+from django.shortcuts import redirect, render
 from django.views.decorators.http import require_POST
 
+from webapp.teams import permissions
+
+from .. import selectors
 from ..forms import ExampleForm, HubImportForm, ImportFileForm, describe_errors
 from ..models import Example
 from ..services.hub import HubUnavailable, fetch_examples
@@ -11,13 +14,12 @@ from ..services.presets import PresetUnavailable, import_preset, preset_for
 from ..services.importers import ImportProblem, parse_upload
 from ..services.examples import check_labels, next_position, save_rows
 from ..services.quotas import QuotaExceeded, ensure_room_for_examples
-from .tasks import get_task
 
 
 @login_required
 @require_POST
 def example_add(request, pk):
-    task = get_task(request, pk, editable=True)
+    task = selectors.get_task(request.user, pk, "edit")
     form = ExampleForm(request.POST, task=task)
     try:
         ensure_room_for_examples(task, 1)
@@ -36,8 +38,8 @@ def example_add(request, pk):
 
 @login_required
 def example_edit(request, pk, ex_id):
-    task = get_task(request, pk, editable=True)
-    example = get_object_or_404(Example, pk=ex_id, task=task)
+    task = selectors.get_task(request.user, pk, "edit")
+    example = selectors.example_or_404(task, ex_id)
     form = ExampleForm(request.POST or None, instance=example, task=task)
     if request.method == "POST" and form.is_valid():
         form.save()
@@ -49,8 +51,8 @@ def example_edit(request, pk, ex_id):
 @login_required
 @require_POST
 def example_delete(request, pk, ex_id):
-    task = get_task(request, pk, editable=True)
-    get_object_or_404(Example, pk=ex_id, task=task).delete()
+    task = selectors.get_task(request.user, pk, "edit")
+    selectors.example_or_404(task, ex_id).delete()
     messages.success(request, "Example deleted.")
     return redirect("task-detail", pk=task.pk)
 
@@ -58,7 +60,7 @@ def example_delete(request, pk, ex_id):
 @login_required
 @require_POST
 def import_file(request, pk):
-    task = get_task(request, pk, editable=True)
+    task = selectors.get_task(request.user, pk, "edit")
     form = ImportFileForm(request.POST, request.FILES)
     refused = getattr(request, "upload_refused", None)
     if refused:
@@ -83,11 +85,11 @@ def import_file(request, pk):
 @login_required
 @require_POST
 def import_hub(request, pk):
-    task = get_task(request, pk)
+    task = selectors.get_task(request.user, pk)
     if task.team_id is None:  # shared presets are read-only like every built-in task
         messages.error(request, "Built-in tasks are read-only: make a copy to import into it.")
         return redirect("task-detail", pk=task.pk)
-    get_task(request, pk, editable=True)
+    permissions.require(request.user, "edit", task)
     if request.POST.get("preset"):
         return _import_preset(request, task)
     form = HubImportForm(request.POST)

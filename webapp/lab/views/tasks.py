@@ -3,18 +3,18 @@
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.contrib.auth.decorators import login_required
-from django.db.models import F, Q
-from django.http import Http404, JsonResponse
+from django.http import JsonResponse
 from django.shortcuts import redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from webapp.teams import permissions
+from webapp.teams import selectors as team_selectors
 from workers.engine.local_models import local_models
 from webapp.teams.services import TeamError, copy_task, current_team, delete_task, record
 
-from .. import fragments
+from .. import fragments, selectors
 from ..models import Task
 from ..forms import ExampleForm, HubImportForm, ImportFileForm, TaskForm
 from ..services.presets import preset_for
@@ -22,19 +22,11 @@ from ..services.preview import PreviewError, preview
 from ..services.readability import task_readability
 
 
-def get_task(request, pk, editable=False):
-    """A task the user can read (404 otherwise); `editable`: and may edit (403 for a viewer)."""
-    task = permissions.get_task_or_404(request.user, pk)
-    if editable and task.team_id is None:
-        raise Http404("Built-in tasks are read-only: make a copy to edit it.")
-    return permissions.require(request.user, "edit", task) if editable else task
-
-
 @login_required
 def task_list(request):
     # each task's pool and eval counts are stored on it (Task.examples_changed), not counted here;
     # its link, labels and cut description prepared here (the template's tags cost ~0.1 ms a row)
-    tasks = list(permissions.team_tasks(current_team(request)).defer("input_template"))
+    tasks = list(selectors.team_tasks(current_team(request)))
     task_url = url_for_each("task-detail")
     for t in tasks:
         t.url = task_url(t.pk)
@@ -61,7 +53,7 @@ def task_create(request):
 
 @login_required
 def task_edit(request, pk):
-    task = get_task(request, pk, editable=True)
+    task = selectors.get_task(request.user, pk, "edit")
     form = TaskForm(request.POST or None, instance=task, owner=request.user, team=task.team)
     if request.method == "POST" and form.is_valid():
         form.save()
@@ -73,10 +65,7 @@ def task_edit(request, pk):
 @login_required
 @require_POST
 def task_delete(request, pk):
-    task = get_task(request, pk)
-    if task.team_id is None:
-        raise Http404("Built-in tasks are read-only.")
-    permissions.require(request.user, "delete", task)
+    task = selectors.get_task(request.user, pk, "delete")
     try:
         delete_task(request.user, task)
     except TeamError as exc:
@@ -91,7 +80,7 @@ def task_delete(request, pk):
 def task_copy(request, pk):
     """Fork into a team the user may create in: the posted `team`, else the current team
     when the user may create there, else their personal space."""
-    src = get_task(request, pk)
+    src = selectors.get_task(request.user, pk)
     if request.POST.get("team"):
         team = permissions.get_team_or_404(request.user, request.POST["team"], "copy_into")
     else:
@@ -107,20 +96,19 @@ def task_copy(request, pk):
 
 @login_required
 def task_detail(request, pk):
-    task = get_task(request, pk)
+    task = selectors.get_task(request.user, pk)
     page, query = example_page(request, task)
     p = preset_for(task)
     user = request.user
-    can_edit = task.team_id is not None and permissions.can(user, "edit", task)
+    can_edit = permissions.can(user, "edit", task)
     return render(request, "lab/task_detail.html", {
         "task": task,
         "can_edit": can_edit,
         "rows_html": example_rows_html(request, task, page, query, can_edit),
         "edit_forms_html": edit_forms_html(request, task, p) if can_edit else "",
-        "can_delete": task.team_id is not None and permissions.can(user, "delete", task),
+        "can_delete": permissions.can(user, "delete", task),
         "can_launch": permissions.can(user, "launch", current_team(request)),
-        "copy_teams": permissions.editable_teams(user),
-        "move_teams": [t for t in permissions.editable_teams(user) if permissions.can_move(user, task, t)],
+        **team_selectors.destinations(user, task),
         "examples": page,
         "query": query,
         "n_examples": task.n_pool + task.n_eval,
@@ -210,24 +198,8 @@ def example_page(request, task):
     renders at once. Each row keeps its number in the whole task."""
     query = request.GET.get("q", "").strip()[:200].replace("\x00", "")
     total = None if query else task.n_pool + task.n_eval
-    page = ExamplePaginator(example_rows_query(task, query), EXAMPLES_PER_PAGE, total).get_page(request.GET.get("page"))
+    page = ExamplePaginator(selectors.task_examples(task, query), EXAMPLES_PER_PAGE, total).get_page(request.GET.get("page"))
     return page, query
-
-
-def example_rows_query(task, query=""):
-    """The task's examples in the page's order, those containing `query` when given. The
-    order has its index (task, position, id; migration 0011) and the search trigram indexes
-    on Postgres. A search sorts what it finds (`position + 0` cannot be read off the order
-    index): otherwise Postgres may walk the task's examples in order until a page of matches
-    turns up, which for a rare word in 100,000 examples took 90 ms instead of 1 ms, whenever
-    its statistics guessed the word common (a word in nearly every example now costs a sort:
-    44 ms for 100,000)."""
-    # task_id too: the related manager reads it on every row (deferred, it costs a query per row)
-    examples = task.examples.only("id", "task_id", "position", "split", "input", "output")
-    if not query:
-        return examples.order_by("position", "id")
-    return (examples.filter(Q(input__icontains=query) | Q(output__icontains=query))
-            .order_by(F("position") + 0, "id"))
 
 
 @login_required
@@ -236,7 +208,7 @@ def task_preview_json(request, pk):
     example `index` (1-based, as on the page) with `k` demonstrations and an optional
     unsaved `template`, and with `model` the readability of the task for that model;
     400 with the field and the fix for bad parameters."""
-    task = get_task(request, pk)
+    task = selectors.get_task(request.user, pk)
     numbers = {}
     for name, default in (("index", "1"), ("k", "0")):
         try:
