@@ -3,6 +3,8 @@
 
     python -m bench.mutation_score            (what `make mutation` runs: a fresh mutmut run, then the report)
     python -m bench.mutation_score --report   (the report of the last run in mutants/, without running)
+    python -m bench.mutation_score --incremental  (after adding tests: keep mutants/, test again the
+        mutants of functions that changed since, and every mutant the last run did not kill)
 
 mutmut 3 (requirements-mutation.txt) is configured in setup.cfg: the modules it mutates and
 the fast tests it runs. A mutant is killed when a test fails on it; one that makes the tests
@@ -38,14 +40,30 @@ def mutmut(*args: str, **kw) -> subprocess.CompletedProcess:
     return subprocess.run([sys.executable, "-m", "mutmut", *args], cwd=ROOT, env=env, text=True, **kw)
 
 
+def _run(*names: str) -> None:
+    done = mutmut("run", "--max-children", "1", *names, stdout=subprocess.DEVNULL)
+    if done.returncode != 0:
+        raise SystemExit(f"mutmut run failed (exit {done.returncode}); run it by hand to see why: "
+                         ".venv/bin/mutmut run --max-children 1")
+
+
 def run_mutmut() -> float:
     """A fresh run, one mutant at a time; returns its wall time in seconds."""
     shutil.rmtree(ROOT / "mutants", ignore_errors=True)
     start = time.time()
-    done = mutmut("run", "--max-children", "1", stdout=subprocess.DEVNULL)
-    if done.returncode != 0:
-        raise SystemExit(f"mutmut run failed (exit {done.returncode}); run it by hand to see why: "
-                         ".venv/bin/mutmut run --max-children 1")
+    _run()
+    return time.time() - start
+
+
+def rerun_not_killed() -> float:
+    """mutmut's incremental mode: a plain run tests the mutants of functions that changed again
+    (and maps new tests to functions); killed verdicts stand, as tests were only added; then the
+    mutants not killed are named, and run against the new tests."""
+    start = time.time()
+    _run()
+    not_killed = [name for name, status in read_results().items() if status not in DETECTED]
+    if not_killed:
+        _run(*not_killed)
     return time.time() - start
 
 
@@ -81,7 +99,7 @@ def pragmas() -> list[str]:
     return found
 
 
-def report(results: dict[str, str], seconds: float | None) -> tuple[str, float]:
+def report(results: dict[str, str], seconds: float | None, mode: str = "fresh") -> tuple[str, float]:
     by_module: dict[str, Counter] = defaultdict(Counter)
     survivors: dict[str, list[str]] = defaultdict(list)
     for name, status in sorted(results.items()):
@@ -97,9 +115,10 @@ def report(results: dict[str, str], seconds: float | None) -> tuple[str, float]:
         k = sum(counts[s] for s in DETECTED)
         rows.append(f"| `{module}` | {n} | {k} | {counts['timeout']} | {n - k} | {k / n:.1%} |")
     timeouts = sum(1 for s in results.values() if s == "timeout")
-    rows.append(f"| **all** | **{total}** | **{detected}** | **{timeouts}** | **{total - detected}** | **{score:.1%}** |")
+    rows.append(f"| **all** | **{total}** | **{detected}** | **{timeouts}** | **{total - detected}** "
+                f"| **{score:.1%}** |")
     when = time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime())
-    took = f", {seconds / 60:.0f} min" if seconds else ""
+    took = f", {mode} run, {seconds / 60:.0f} min" if seconds else ""
     lines = [
         f"`make mutation` (`python -m bench.mutation_score`; {when}, {platform.machine()}, "
         f"{os.cpu_count()} CPUs{took}): mutmut {mutmut_version()} over the modules and with the tests that "
@@ -144,9 +163,11 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--report", action="store_true", help="report the last run in mutants/ without running")
     parser.add_argument("--min", type=float, default=0.90, help="exit 1 under this score (default 0.90)")
+    parser.add_argument("--incremental", action="store_true",
+                        help="keep mutants/ and test again only what changed or was not killed")
     args = parser.parse_args(argv)
-    seconds = None if args.report else run_mutmut()
-    body, score = report(read_results(), seconds)
+    seconds = None if args.report else rerun_not_killed() if args.incremental else run_mutmut()
+    body, score = report(read_results(), seconds, "incremental" if args.incremental else "fresh")
     update_benchmarks_md(TITLE, body)
     print(body)
     if score < args.min:

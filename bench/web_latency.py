@@ -146,6 +146,7 @@ def seed_running_experiment(user):
     from webapp.lab.services.config import build_config
     from webapp.lab.services.launch import launch
     from webapp.lab.services.planning import Plan
+    from webapp.teams.services import personal_team
     from workers.engine.plan import plan_runs
     from workers.engine.tasks import get_task
 
@@ -160,7 +161,7 @@ def seed_running_experiment(user):
                           methods=["sft", "ia2", "ia2-sft"], n_values=[16, 32, 64], seeds=5, eval_size=200,
                           adapter_type="lora", lora_r=8, lora_alpha=8, target_modules=["q_proj", "k_proj", "o_proj"])
     config = build_config(spec, train_task=task, eval_tasks=[])
-    return launch(user, None, Plan(spec, task, [task], config, plan_runs(config)))
+    return launch(user, personal_team(user), Plan(spec, task, [task], config, plan_runs(config)))
 
 
 class BenchWorker:

@@ -9,20 +9,34 @@ Order of choice, for each service:
    executor in a temporary folder (stopped when the session ends).
 When none of these works the session stops with the command that installs the server:
 `make test` runs the whole suite or fails loudly, it never skips a service.
+`CHOSEN` records which server each service got and how (pytest's report header prints it,
+tests/conftest.py), so a run says whether it reused a server or started one.
 """
 import atexit
+import functools
 import getpass
 import os
 import shutil
 import socket
 import tempfile
 from pathlib import Path
+from urllib.parse import urlsplit
 
 LOCAL_POSTGRES = "postgres://postgres@127.0.0.1:5432/postgres"
 LOCAL_REDIS = "redis://127.0.0.1:6379/15"
 POSTGRES_HINT = ("install PostgreSQL (Debian/Ubuntu: apt-get install postgresql) and start it, or set "
                  "TEST_DATABASE_URL=postgres://USER@HOST:PORT/DB")
 REDIS_HINT = "install Redis (Debian/Ubuntu: apt-get install redis-server), or set REDIS_URL_FOR_TESTS=redis://HOST:PORT/DB"
+
+
+CHOSEN = {}  # "Postgres" / "Redis" -> "host:port/db (how it was found)"
+
+
+def _chose(service, url, how):
+    """Remember the server a service got, without credentials."""
+    parts = urlsplit(url)
+    CHOSEN[service] = f"{parts.hostname}:{parts.port}{parts.path} ({how})"
+    return url
 
 
 class ServiceUnavailable(RuntimeError):
@@ -104,24 +118,27 @@ def _stop(executor, folder):
         shutil.rmtree(folder, ignore_errors=True)
 
 
+@functools.cache
 def postgres_url():
-    """A Postgres server URL the tests may create their databases on."""
+    """A Postgres server URL the tests may create their databases on (once per session: a
+    second call must not start a second server)."""
     given = os.environ.get("TEST_DATABASE_URL", "")
     if given:
         if not _postgres_answers(given):
             raise ServiceUnavailable(f"TEST_DATABASE_URL={given} does not answer; start that server or unset "
                                      "the variable to use a local or throwaway one")
-        return given
+        return _chose("Postgres", given, "reused: TEST_DATABASE_URL")
     if _answers("127.0.0.1", 5432) and _postgres_answers(LOCAL_POSTGRES):
-        return LOCAL_POSTGRES
-    return _start_postgres()
+        return _chose("Postgres", LOCAL_POSTGRES, "reused: the server on the default port")
+    return _chose("Postgres", _start_postgres(), "started for this session, stopped at its end")
 
 
+@functools.cache
 def redis_url():
     """A Redis URL (a database number the tests may flush)."""
     given = os.environ.get("REDIS_URL_FOR_TESTS", "")
-    if given:
-        return given  # checked by the tests that use it, with the URL in the message
+    if given:  # checked by the tests that use it, with the URL in the message
+        return _chose("Redis", given, "reused: REDIS_URL_FOR_TESTS")
     if _answers("127.0.0.1", 6379):
-        return LOCAL_REDIS
-    return _start_redis()
+        return _chose("Redis", LOCAL_REDIS, "reused: the server on the default port")
+    return _chose("Redis", _start_redis(), "started for this session, stopped at its end")

@@ -295,14 +295,14 @@ def test_exact_match_says_what_is_wrong_with_its_input():
 def test_expected_calibration_error_from_confidences():
     """ECE from per-example confidence and correctness, as the web app stores predictions: the
     bins count (n_bins), torch tensors are accepted, and no prediction is an error."""
-    conf, hits = [0.3, 0.45, 0.95, 0.9], [1, 0, 1, 1]
-    # two bins: [0.3, 0.45] (accuracy 0.5 at 0.375) and [0.9, 0.95] (1.0 at 0.925)
-    assert expected_calibration_error(conf, hits, n_bins=2) == pytest.approx(0.5 * 0.125 + 0.5 * 0.075)
-    # ten bins: 0.3 and 0.45 alone, 0.9 and 0.95 together
-    assert expected_calibration_error(conf, hits, n_bins=10) == pytest.approx((0.7 + 0.45 + 2 * 0.075) / 4)
+    conf, hits = [0.2, 0.45, 0.95, 0.9], [0, 0, 1, 1]
+    # two bins: [0.2, 0.45] (accuracy 0 at 0.325: overconfident) and [0.9, 0.95] (1.0 at 0.925: under)
+    assert expected_calibration_error(conf, hits, n_bins=2) == pytest.approx(0.5 * 0.325 + 0.5 * 0.075)
+    # ten bins: 0.2 and 0.45 alone, 0.9 and 0.95 together
+    assert expected_calibration_error(conf, hits, n_bins=10) == pytest.approx((0.2 + 0.45 + 2 * 0.075) / 4)
     assert expected_calibration_error(torch.tensor(conf), torch.tensor(hits)) == pytest.approx(
         expected_calibration_error(conf, hits))
-    with pytest.raises(ValueError, match="no predictions to compute ECE on"):
+    with pytest.raises(ValueError, match="^no predictions to compute ECE on$"):
         expected_calibration_error([], [])
 
 
@@ -325,3 +325,56 @@ def test_renormalise_is_a_float64_softmax_over_the_last_dimension_of_each_row():
     assert as_tensor.dtype == torch.float64 and torch.allclose(as_tensor, torch.tensor(expected), atol=1e-6)
     vector = renormalise(torch.tensor([0.0, math.log(3.0)]))
     assert torch.allclose(vector, torch.tensor([0.25, 0.75], dtype=torch.float64))
+
+
+def test_bad_input_is_refused_with_a_message_naming_the_fix():
+    def refused(probs, gold, message, **kw):
+        with pytest.raises(ValueError, match=message):
+            classification_metrics(probs, gold, **kw)
+
+    refused(np.zeros((2, 0)), [0, 0],
+            r"^label_probs must be a non-empty \[n_examples, n_labels\] array, got shape \(2, 0\)$")
+    refused([[0.5, 0.5]], [-1], r"^gold indices must lie in \[0, 1\]$")
+    refused([[0.5, 0.5]], [0.5], "^gold must hold integer label indices$")
+    refused([[np.nan, 0.5]], [0], r"^label_probs must be finite and non-negative \(probabilities, not log-probs\)$")
+    refused([[1.2, -0.2]], [0], r"^label_probs must be finite and non-negative \(probabilities, not log-probs\)$")
+    refused([[0.5, 0.6]], [0], r"^rows of label_probs must sum to 1; renormalise over the label set first "
+                               r"\(see workers\.engine\.metrics\.renormalise\)$")
+    for n_bins in (0, -3, 2.5):
+        refused([[0.5, 0.5]], [0], rf"^n_bins must be a positive integer, got {n_bins}$", n_bins=n_bins)
+
+
+def test_integral_float_gold_and_a_single_bin_are_accepted():
+    probs = [[0.8, 0.2], [0.3, 0.7], [0.6, 0.4]]
+    as_float = classification_metrics(probs, np.array([0.0, 1.0, 1.0]))
+    assert as_float == classification_metrics(probs, [0, 1, 1])
+    one_bin = classification_metrics(probs, [0, 1, 1], n_bins=1)
+    assert one_bin["ece"] == pytest.approx(abs(2 / 3 - 0.7)) == one_bin["ece_equal_mass"]
+    assert [r["count"] for r in one_bin["reliability"]] == [3]
+    only_label = classification_metrics([[1.0], [1.0]], [0, 0])   # one label: always right, fully confident
+    assert only_label["accuracy"] == 1.0 and only_label["ece"] == 0.0
+
+
+def test_equal_mass_bins_keep_tied_confidences_in_example_order():
+    """60 predictions alternating between confidence 0.6 (even examples) and 0.9 (odd ones), in
+    3 bins of 20: sorted stably, bin 1 holds the even examples 0-38, bin 2 the even 40-58 and
+    the odd 1-19, bin 3 the odd 21-59. Right: the even ones under 40 and the odd ones under 20."""
+    probs = np.array([[0.6, 0.4] if i % 2 == 0 else [0.9, 0.1] for i in range(60)])
+    right = [(i % 2 == 0 and i < 40) or (i % 2 == 1 and i < 20) for i in range(60)]
+    result = classification_metrics(probs, [0 if r else 1 for r in right], n_bins=3)
+    rows = result["reliability_equal_mass"]
+    assert [r["accuracy"] for r in rows] == [1.0, 0.5, 0.0]
+    assert [r["confidence"] for r in rows] == [pytest.approx(0.6), pytest.approx(0.75), pytest.approx(0.9)]
+    assert result["ece_equal_mass"] == pytest.approx((0.4 + 0.25 + 0.9) / 3)
+
+
+def test_tensors_and_float32_inputs_are_scored_in_float64():
+    """A tensor still attached to its graph, or float32 numbers, give exactly what the same values
+    give as a float64 array: everything is computed in float64."""
+    probs, gold = _random_predictions(3, 80, 3)
+    as_float64 = classification_metrics(probs.double().numpy(), gold.numpy())
+    attached = probs.clone().requires_grad_(True)
+    assert classification_metrics(attached, gold) == as_float64
+    assert classification_metrics(probs.numpy(), gold.numpy()) == as_float64   # a float32 array
+    conf, hits = probs.max(dim=1).values, (probs.argmax(dim=1) == gold).float()
+    assert expected_calibration_error(conf.requires_grad_(True), hits) == as_float64["ece"]

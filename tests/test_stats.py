@@ -100,7 +100,8 @@ def test_resampled_ece_equals_the_metrics_ece_of_each_resample():
 def _two_methods(n=120, seed=11):
     rng = np.random.default_rng(seed)
     correct_a, correct_b = rng.random(n) < 0.75, rng.random(n) < 0.6
-    conf_a, conf_b = rng.uniform(0.5, 1.0, n), rng.uniform(0.4, 1.0, n)
+    # confidences over most of [0, 1]: some bins under-, others overconfident, so the bins count
+    conf_a, conf_b = rng.uniform(0.1, 1.0, n), rng.uniform(0.05, 1.0, n)
     return correct_a, conf_a, correct_b, conf_b
 
 
@@ -109,7 +110,8 @@ def test_bootstrap_intervals_are_percentiles_of_differences_over_the_same_resamp
     the same example indices for both methods (numpy's default_rng(seed)), the ECE of each
     resample being the metrics' ECE of the resampled arrays in n_bins bins."""
     correct_a, conf_a, correct_b, conf_b = _two_methods()
-    out = paired_bootstrap(correct_a, conf_a, correct_b, conf_b, resamples=300, seed=4, n_bins=10)
+    conf_a = conf_a.astype(np.float32).astype(np.float64)   # exactly the values of the float32 array below
+    out = paired_bootstrap(correct_a, conf_a.astype(np.float32), correct_b, conf_b, resamples=300, seed=4, n_bins=10)
     idx = np.random.default_rng(4).integers(0, correct_a.size, size=(300, correct_a.size))
     acc = [correct_a[i].mean() - correct_b[i].mean() for i in idx]
     ece = [expected_calibration_error(conf_a[i], correct_a[i], 10)
@@ -124,6 +126,8 @@ def test_bootstrap_intervals_are_percentiles_of_differences_over_the_same_resamp
     assert (out["resamples"], out["seed"]) == (300, 4)
     assert out["accuracy_ci"][0] < out["accuracy_diff"] < out["accuracy_ci"][1]
     assert paired_bootstrap(correct_a, conf_a, correct_b, conf_b, resamples=300, seed=5) != out
+    assert paired_bootstrap(correct_a, conf_a, correct_b, conf_b) == paired_bootstrap(  # seed 0 unless told
+        correct_a, conf_a, correct_b, conf_b, seed=0)
 
 
 def test_bootstrap_without_confidences_compares_accuracy_only():
@@ -142,7 +146,7 @@ def test_bootstrap_without_confidences_compares_accuracy_only():
                                   ([1, 0], [.9, .8], [1, 0], [.9]),
                                   ([], [], [], [])])
 def test_bootstrap_needs_the_same_non_empty_examples_for_both(args):
-    with pytest.raises(ValueError, match="same, non-empty set of examples"):
+    with pytest.raises(ValueError, match="^both methods need predictions on the same, non-empty set of examples$"):
         paired_bootstrap(*args)
 
 
@@ -157,7 +161,16 @@ def test_compare_methods_passes_its_seed_and_resamples_and_says_which_is_better(
     assert high < 0 and out["mcnemar_p"] < 0.05 and not out["within_noise"]
     assert out["verdict"] == (f"B is more accurate (McNemar p = {out['mcnemar_p']:.3g}; "
                               f"95% CI of the difference {low:+.3f} to {high:+.3f})")
-    assert compare_methods(correct_a, conf_a, correct_b, conf_b)["resamples"] == BOOTSTRAP_RESAMPLES
+    default = compare_methods(correct_a, conf_a, correct_b, conf_b)
+    assert default["resamples"] == BOOTSTRAP_RESAMPLES
+    assert default == compare_methods(correct_a, conf_a, correct_b, conf_b, seed=0)
+
+
+def test_a_method_right_wherever_the_other_is_wrong_is_not_within_noise():
+    right, wrong = np.ones(20), np.zeros(20)
+    out = compare_methods(right, None, wrong, None)
+    assert out["accuracy_ci"] == (1.0, 1.0) and out["mcnemar_p"] == pytest.approx(2 * 0.5 ** 20)
+    assert not out["within_noise"] and out["verdict"].startswith("A is more accurate (McNemar p = 1.91e-06;")
 
 
 def test_a_gap_mcnemar_does_not_confirm_is_within_noise():

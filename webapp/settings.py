@@ -211,6 +211,10 @@ LAB_WORKER_NICE = env.int("LAB_WORKER_NICE", default=10)
 # the periodic sweep sends queued runs committed more than this many seconds ago and never
 # sent (the launching process died between commit and send); see services/dispatch.py
 LAB_DISPATCH_GRACE = env.float("LAB_DISPATCH_GRACE", default=15.0)
+# Redis mode: a queued run sent this many seconds ago and still not claimed is sent again
+# by the periodic pass (the broker lost the message, e.g. Redis restarted empty); a duplicate
+# delivery is harmless, lifecycle.claim only starts a queued run (services/dispatch.py)
+LAB_DISPATCH_LEASE = env.float("LAB_DISPATCH_LEASE", default=180.0)
 # HTTP worker processes in Redis mode (uvicorn --workers); embedded mode always serves
 # with one uvicorn process (the in-memory channel layer and the worker thread live in it)
 WEB_CONCURRENCY = env.int("WEB_CONCURRENCY", default=max(2, os.cpu_count() or 1))
@@ -232,6 +236,13 @@ LAB_API_RATE_WINDOW = env.float("LAB_API_RATE_WINDOW", default=60.0)
 LAB_MAX_EXAMPLES_PER_TASK = env.int("LAB_MAX_EXAMPLES_PER_TASK", default=200_000)
 LAB_MAX_RUNS_PER_EXPERIMENT = env.int("LAB_MAX_RUNS_PER_EXPERIMENT", default=500)
 LAB_MAX_QUEUED_RUNS_PER_USER = env.int("LAB_MAX_QUEUED_RUNS_PER_USER", default=2000)
+# teams a user may create (the personal space not counted); live share links a user may hold
+LAB_MAX_TEAMS_PER_USER = env.int("LAB_MAX_TEAMS_PER_USER", default=50)
+LAB_MAX_SHARE_LINKS_PER_USER = env.int("LAB_MAX_SHARE_LINKS_PER_USER", default=200)
+# artifact files no run records (lab/services/artifacts.py): the periodic pass removes those
+# older than the grace period, at most once per sweep interval (seconds; 0 = never)
+LAB_ARTIFACT_GRACE = env.int("LAB_ARTIFACT_GRACE", default=3600)
+LAB_ARTIFACT_SWEEP_INTERVAL = env.int("LAB_ARTIFACT_SWEEP_INTERVAL", default=600)
 FILE_UPLOAD_HANDLERS = [
     "webapp.lab.uploads.SizeLimitUploadHandler",
     "django.core.files.uploadhandler.MemoryFileUploadHandler",
@@ -289,14 +300,15 @@ CELERY_BEAT_SCHEDULE_FILENAME = str(VAR_DIR / "celerybeat-schedule")
 LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
-    "filters": {"redact_share_tokens": {"()": "webapp.teams.logging.RedactShareTokens"}},
+    "filters": {"redact_share_tokens": {"()": "webapp.teams.logging.RedactShareTokens"},
+                "no_traceback_for_refusals": {"()": "webapp.teams.logging.NoTracebackForRefusals"}},
     "handlers": {"console": {"class": "logging.StreamHandler", "filters": ["redact_share_tokens"]}},
     "loggers": {
         "webapp": {"handlers": ["console"], "level": env.str("LOG_LEVEL", default="INFO")},
         # every 500 with its traceback, on the server only (Django logs it here; without a
         # handler it went nowhere when DEBUG is off)
         "django.request": {"handlers": ["console"], "level": "WARNING", "propagate": True,
-                           "filters": ["redact_share_tokens"]},
+                           "filters": ["no_traceback_for_refusals", "redact_share_tokens"]},
         # request paths may hold a share token (/s/<token>/): redacted before any handler sees them
         **{name: {"filters": ["redact_share_tokens"]} for name in (
             "django.server", "daphne", "uvicorn.access", "uvicorn.error")},

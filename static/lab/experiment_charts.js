@@ -5,7 +5,8 @@
 // page as text (Lab.el / textContent), never as HTML. Metric labels, units, ranges and bins come from the
 // engine's metric table, served in results.json as metric_table.
 (function () {
-  const { el, clear, fmt, color, rgba } = window.Lab;
+  const { el, clear, fmt, color, rgba, style, dodge, caption } = window.Lab;
+  const MODEL = document.body.dataset.chartModel || "";
   const taskSel = document.getElementById("cmp-task");
   const nSel = document.getElementById("cmp-n");
   const seedSel = document.getElementById("ex-seed");
@@ -31,10 +32,10 @@
     return ci ? ci : [stat ? stat.mean : null, stat ? stat.mean : null];
   }
 
-  function seedDots(method, xs, stats, name, dodge) {
+  function seedDots(method, xs, stats, name) {
     const x = [], y = [], seeds = [];
     stats.forEach((s, i) => (s ? s.points : []).forEach(([seed, v]) => {
-      x.push(dodge ? xs[i] * dodge : xs[i]); y.push(v); seeds.push(seed);
+      x.push(xs[i]); y.push(v); seeds.push(seed);
     }));
     return { type: "scatter", mode: "markers", x, y, customdata: seeds, legendgroup: method, showlegend: false,
       marker: { color: "#fff", size: 6, line: { color: color(method), width: 1.5 } },
@@ -56,9 +57,13 @@
     const rows = data.summary.filter((r) => r.eval_task === task && r[metric]);
     const ns = data.n_values.filter((n) => rows.some((r) => r.n === n));
     const traces = [], shown = methodsIn(rows);
+    const log = axisForN(ns).type === "log";
+    const step = ns.length > 1 ? Math.min(...ns.slice(1).map((n, i) => n - ns[i])) : 1;
     shown.forEach((m, k) => {
       const mine = ns.map((n) => rows.find((r) => r.method === m && r.n === n)).filter(Boolean);
-      const xs = mine.map((r) => r.n), stats = mine.map((r) => r[metric]);
+      // each method a little apart along N, so that equal values (a single N above all) stay visible
+      const xs = mine.map((r) => dodge(r.n, k, shown.length, log, step)), stats = mine.map((r) => r[metric]);
+      const look = style(m, data.methods.indexOf(m));
       const lo = stats.map((s) => ciBounds(s)[0]), hi = stats.map((s) => ciBounds(s)[1]);
       if (stats.some((s) => s.ci95)) {
         traces.push({ type: "scatter", x: xs.concat(xs.slice().reverse()), y: hi.concat(lo.slice().reverse()),
@@ -66,15 +71,15 @@
           legendgroup: m, showlegend: false });
       }
       traces.push({ type: "scatter", mode: "lines+markers", x: xs, y: stats.map((s) => s.mean), name: label(m),
-        legendgroup: m, line: { color: color(m), width: 2.5 }, marker: { color: color(m), size: 7 },
-        customdata: stats.map((s, i) => [s.values.length, lo[i], hi[i]]),
-        hovertemplate: label(m) + " · N=%{x}<br>mean %{y:.3f} over %{customdata[0]} seed(s)" +
+        legendgroup: m, line: { color: color(m), width: 2.5 }, marker: { color: color(m), size: 8, symbol: look.symbol },
+        customdata: stats.map((s, i) => [s.values.length, lo[i], hi[i], mine[i].n]),
+        hovertemplate: label(m) + " · N=%{customdata[3]}<br>mean %{y:.3f} over %{customdata[0]} seed(s)" +
           "<br>95% CI [%{customdata[1]:.3f}, %{customdata[2]:.3f}]<extra></extra>" });
-      // each method's seed dots a little apart, so that equal values stay visible
-      const dodge = Math.pow(1.02, k - (shown.length - 1) / 2);
-      traces.push(seedDots(m, xs, stats, "", xs.length > 1 ? dodge : 0));
+      traces.push(seedDots(m, xs, stats, ""));
     });
-    Plotly.react(document.getElementById(elId), traces, {
+    const div = document.getElementById(elId);
+    caption(div, MODEL, task, ns.join(", "));
+    Plotly.react(div, traces, {
       title: { text: metricOf(metric).title + " against N" }, xaxis: axisForN(ns), yaxis: metricAxis(metric),
       height: 340, margin: MARGIN, legend: { orientation: "h", y: -0.25 }, hovermode: "closest",
     }, cfg);
@@ -93,6 +98,7 @@
         "%{customdata[2]:.3f}]<extra></extra>", showlegend: false }];
     ms.forEach((r) => {
       const t = seedDots(r.method, [r.method_label], [r[metric]], "");
+      t.marker.symbol = style(r.method, data.methods.indexOf(r.method)).symbol;
       t.hovertemplate = r.method_label + "<br>seed %{customdata}: %{y:.3f}<extra></extra>";
       traces.push(t);
     });
@@ -103,7 +109,9 @@
       annotations.push({ xref: "paper", x: 1, y, text: "ICL " + fmt(y), showarrow: false, xanchor: "right",
         yanchor: "bottom", font: { color: color("icl") } });
     }
-    Plotly.react(document.getElementById(elId), traces, {
+    const div = document.getElementById(elId);
+    caption(div, MODEL, taskSel.value, nSel.value);
+    Plotly.react(div, traces, {
       title: { text: metricOf(metric).title + " at N = " + nSel.value }, shapes, annotations, height: 340, margin: MARGIN,
       xaxis: { title: { text: "method" } }, yaxis: metricAxis(metric), hovermode: "closest",
     }, cfg);
@@ -116,6 +124,7 @@
     rows.forEach((r) => {
       const div = el("div", { className: "rel-panel" });
       holder.appendChild(div);
+      caption(div, MODEL, task, n);
       const bins = r.bins;
       const centers = bins.map((b) => (b.bin_lower + b.bin_upper) / 2);
       const width = bins.map((b) => b.bin_upper - b.bin_lower);
@@ -147,10 +156,10 @@
     const div = document.getElementById("layer-chart");
     div.hidden = !layers.length;
     if (!layers.length) return;
-    Plotly.react(div, layers.map((r) => ({ x: r.layer, y: r.cosine, mode: "lines+markers", name: label(r.method),
-      line: { color: color(r.method) }, marker: { color: color(r.method) } })),
+    caption(div, MODEL, task, n);
+    Plotly.react(div, window.Lab.layerTraces(layers, data.methods, label),
       { title: { text: metricOf("cosine").label + " per layer (N = " + n + ")" },
-        xaxis: { title: { text: "layer" }, dtick: 1 }, yaxis: { title: { text: metricOf("cosine").unit } },
+        xaxis: window.Lab.layerAxis(layers), yaxis: { title: { text: metricOf("cosine").unit } },
         height: 340, margin: MARGIN, legend: { orientation: "h", y: -0.25 } }, cfg);
   }
 
@@ -186,6 +195,7 @@
       hover[i][j] = hover[j][i] = text;
     });
     const overlap = metricOf("adapter_overlap"), [zmin, zmax] = overlap.range;
+    caption(div, MODEL, taskSel.value, n);
     Plotly.react(div, [{ type: "heatmap", x: names, y: names, z, zmin, zmax, colorscale: "Blues", reversescale: true,
       text: hover, texttemplate: "%{z:.2f}", hovertemplate: "%{text}<extra></extra>", xgap: 2, ygap: 2,
       colorbar: { title: { text: "overlap" }, thickness: 12, tickvals: [zmin, (zmin + zmax) / 2, zmax] } }], {

@@ -12,7 +12,9 @@
   }, true);
 
   document.addEventListener("submit", function (e) {
-    if (e.defaultPrevented || (e.target.method || "").toLowerCase() !== "post") return;
+    // the attribute, not the property: a field named "method" (the compare form) shadows form.method
+    const verb = e.target.getAttribute ? e.target.getAttribute("method") || "" : "";
+    if (e.defaultPrevented || verb.toLowerCase() !== "post") return;
     const button = e.submitter || e.target.querySelector("button[type=submit], button:not([type])");
     if (!button) return;
     const checking = e.target.classList.contains("experiment-form");

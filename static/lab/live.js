@@ -6,7 +6,7 @@
 // (stage, key, trial), a run's `training` is what the engine chose (shown as it is), and the
 // panels are labelled from the engine's loss definitions (history.json `losses`).
 (function () {
-  const { el, clear, color, fmtDuration } = window.Lab;
+  const { el, clear, color, shade, caption, fmtDuration } = window.Lab;
   const expId = JSON.parse(document.getElementById("experiment-id").textContent);
   const statusEl = document.getElementById("ws-status");
   const runSel = document.getElementById("loss-run");
@@ -14,7 +14,9 @@
   const series = {};          // runId -> {seriesName -> {stage, key, trial, x: [], y: []}}
   const seenPoints = new Set();
   let lastEvent = 0, lastPoint = 0, backoff = 1000, chartDirty = false, overallDirty = false, userChoseRun = false, lastShown = "";
-  const TRIAL_COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#17becf"];
+  // a run's learning-rate trials: all in its method's colour (Lab.color), told apart by shade
+  const TRIAL_SHADES = [0, -0.35, 0.45, -0.6, 0.7, -0.2, 0.25];
+  const TRIAL_DASHES = ["solid", "dot", "dashdot", "longdash"];
   let losses = [];            // the engine's loss definitions: one panel each (key = its stage)
   const runName = (r) => (r ? r.method_label + " N=" + r.n + " seed " + r.seed : "run");
 
@@ -45,7 +47,8 @@
     f("cancel").hidden = !r.can_cancel;
     if (f("retry")) f("retry").hidden = !r.can_retry;
     if (f("attempts")) {
-      f("attempts").textContent = r.attempts ? r.attempts + " of " + document.getElementById("runs").dataset.maxAttempts : "";
+      // shown only from a second attempt on: "1 of 2" on a run that succeeded says nothing
+      f("attempts").textContent = r.attempts > 1 ? r.attempts + " of " + document.getElementById("runs").dataset.maxAttempts : "";
     }
     if (f("adapter")) f("adapter").hidden = !r.has_adapter;
     trainingCell(f("training"), r);
@@ -91,6 +94,11 @@
     }
     document.getElementById("overall-text").textContent = text;
     document.getElementById("overall-note").hidden = allDone;
+    const pending = document.getElementById("model-identity-pending");  // "recorded by each run when it finishes"
+    if (pending && allDone) {
+      pending.textContent = all.some((r) => r.state === "done") ? "recorded by the finished runs: reload the page to see it"
+        : "not recorded: no run finished with results";
+    }
     document.getElementById("live-actions").hidden = allDone;  // nothing left to watch or cancel
     document.getElementById("overall").classList.toggle("finished", allDone);
   }
@@ -132,13 +140,15 @@
       const chosen = chose !== null && chose.trial === t.trial;
       const brief = chose ? chose.trials.find((b) => b.trial === t.trial) : null;
       if (!single && chose !== null && !chosen) return;  // "all runs": the kept trial of each run
-      const c = single ? TRIAL_COLORS[t.trial % TRIAL_COLORS.length] : color(r ? r.method : "");
+      const own = color(r ? r.method : "");
+      const c = single && !chosen ? shade(own, TRIAL_SHADES[t.trial % TRIAL_SHADES.length]) : own;
       const faint = single && chose !== null && !chosen;
       const name = single ? stage + " · " + lrOf(t.trial, brief) + (chosen ? " (chosen)" : "") : runName(r) + " · " + stage;
       const group = runId + stage + t.trial;
       const opacity = faint ? 0.3 : 1;
       if (t.train) traces.push({ type: "scatter", mode: t.train.x.length < 3 ? "lines+markers" : "lines", x: t.train.x, y: t.train.y, name: name + " train",
-        legendgroup: group, opacity, line: { color: c, width: chosen ? 2.5 : 1.3 },
+        legendgroup: group, opacity, line: { color: c, width: chosen ? 2.5 : 1.3,
+          dash: single && !chosen ? TRIAL_DASHES[t.trial % TRIAL_DASHES.length] : "solid" },
         hovertemplate: name + "<br>step %{x}: train loss %{y:.4g}<extra></extra>" });
       if (t.dev) traces.push({ type: "scatter", mode: "lines+markers", x: t.dev.x, y: t.dev.y, name: name + " dev",
         legendgroup: group, opacity, line: { color: c, width: chosen ? 2 : 1, dash: "dash" },
@@ -204,6 +214,8 @@
       if (!traces.length) return;
       drawn += traces.filter((t) => t.meta !== "best").reduce((n, t) => n + t.x.length, 0);
       const title = loss.label + (choice.startsWith("run:") ? " · " + runName(runs[Number(choice.slice(4))]) : "");
+      const shownRun = choice.startsWith("run:") ? runs[Number(choice.slice(4))] : null;
+      caption(div, document.body.dataset.chartModel, document.body.dataset.chartTask, shownRun ? shownRun.n : "");
       Plotly.react(div, traces, {
         title: { text: title + "<br><sub>" + loss.formula + "</sub>", font: { size: 14 } }, height: 400, margin: { t: 52, r: 10, b: 40, l: 64 },
         xaxis: { title: { text: "optimizer step (within a trial)", standoff: 4 }, rangemode: "tozero" },

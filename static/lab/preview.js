@@ -22,12 +22,27 @@
       const body = await resp.json();
       error.hidden = resp.ok;
       if (!resp.ok) { error.textContent = body.field + ": " + body.error; return; }
-      document.getElementById("pv-icl").textContent = body.icl;
-      document.getElementById("pv-sft").textContent = body.sft;
+      showText(document.getElementById("pv-icl"), body.icl);
+      showText(document.getElementById("pv-sft"), body.sft);
       showReadability(body.readability);
     } catch (e) {
       if (e.name !== "AbortError") { error.hidden = false; error.textContent = "preview unavailable: " + e; }
     }
+  }
+  // the prompt as text, with each line's trailing spaces marked (a template's trailing space
+  // changes the prompt but is invisible otherwise); the marks are spans, the text stays exact
+  function showText(node, text) {
+    while (node.firstChild) node.removeChild(node.firstChild);
+    String(text).split("\n").forEach((line, i) => {
+      if (i) node.appendChild(document.createTextNode("\n"));
+      const m = /^([\s\S]*?)( +)$/.exec(line);
+      node.appendChild(document.createTextNode(m ? m[1] : line));
+      if (m) {
+        const ws = document.createElement("span");
+        ws.className = "ws"; ws.title = "trailing space"; ws.textContent = m[2];
+        node.appendChild(ws);
+      }
+    });
   }
   // the unreadable-text guard (services/readability.py): the sentence comes from the server
   function showReadability(r) {

@@ -187,3 +187,19 @@ def test_soft_sft_stays_finite_with_zero_probabilities_and_padded_answers(lm):
     lm.model.zero_grad()
     with torch.no_grad():
         assert loss.item() == pytest.approx(soft_loss(lm.model, without, pad, "cpu").item(), rel=1e-6)
+
+
+def test_teacher_targets_come_in_the_asked_dtype_right_aligned_to_any_width():
+    """ICL activations stored in half precision become float32 targets, whether the batch needs
+    padding or not; a lone item and a width wider than every answer are padded on the left."""
+    torch.manual_seed(0)
+    acts = [torch.randn(2, m, 4).half() for m in (2, 2)]
+    its = [TrainItem([1], [2] * a.shape[1], [3] * a.shape[1], a) for a in acts]
+    stacked = teacher_acts(its, 2, "cpu", torch.float32)
+    assert stacked.dtype == torch.float32 and torch.equal(stacked, torch.stack(acts).float())
+    wide = teacher_acts(its, 3, "cpu", torch.float32)
+    assert wide.dtype == torch.float32 and wide.shape == (2, 2, 3, 4)
+    assert torch.equal(wide[:, :, 1:], stacked) and not wide[:, :, 0].any()
+    lone = teacher_acts(its[:1], 3, "cpu", torch.float32)
+    assert lone.dtype == torch.float32 and torch.equal(lone, wide[:1])
+    assert teacher_acts(its, 3, "cpu", torch.float64).dtype == torch.float64

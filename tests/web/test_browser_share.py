@@ -2,7 +2,8 @@
 test_browser.py on a fresh SQLite database): an editor creates a link on the experiment
 page (its token shown once); a fresh browser context with no session opens it, sees the
 charts render from the link's own JSON, and is sent to sign-in by every other page; the
-editor revokes the link, and both the open page's JSON poll and a reload answer 404."""
+editor revokes the link (after a confirmation), and both the open page's JSON poll and a reload
+answer 404, the reload with the styled page that says why."""
 
 import pytest
 
@@ -84,6 +85,12 @@ def test_share_link_in_a_fresh_browser(app_server, tmp_path):  # noqa: F811
 
             # revoked: the open page's next JSON poll and a reload both answer 404
             editor.goto(f"{base}/experiments/{exp_id}/")
+            asked = []  # revoking asks first (data-confirm, static/lab/forms.js): dismissed, nothing changes
+            editor.once("dialog", lambda d: (asked.append(d.message), d.dismiss()))
+            editor.click("#share-links tr:has-text('reviewers') button:has-text('revoke')")
+            assert asked and 'Revoke the share link "reviewers"?' in asked[0]
+            assert visitor.evaluate("() => fetch('results.json').then((r) => r.status)") == 200
+            editor.once("dialog", lambda d: d.accept())
             editor.click("#share-links tr:has-text('reviewers') button:has-text('revoke')")
             editor.wait_for_selector("text=revoked: it answers 404")
             assert token not in editor.content()
@@ -91,5 +98,8 @@ def test_share_link_in_a_fresh_browser(app_server, tmp_path):  # noqa: F811
             assert visitor.evaluate("() => fetch('history.json').then((r) => r.status)") == 404
             assert visitor.reload().status == 404
             assert "shared results" not in visitor.content()
+            # the reload says why, on the site's styled page (templates/404.html), with a way on
+            assert "was revoked or has expired" in visitor.inner_text("#error-reason")
+            assert visitor.locator("#error-ways a[href='/']").count() == 1
         finally:
             browser.close()

@@ -106,7 +106,7 @@ def test_built_in_tasks_are_readable_by_everyone_and_writable_by_nobody(w):
         assert p.can(w.users[role], "read", w.builtin)
         for action in set(LEAST_ROLE) - {"read"}:
             assert not p.can(w.users[role], action, w.builtin), action
-        with pytest.raises(Http404):
+        with pytest.raises(Http404, match="^Built-in tasks are read-only: make a copy to edit it.$"):
             p.get_task_or_404(w.users[role], w.builtin.pk, "edit")
         assert p.get_task_or_404(w.users[role], w.builtin.pk) == w.builtin
 
@@ -114,6 +114,7 @@ def test_built_in_tasks_are_readable_by_everyone_and_writable_by_nobody(w):
         team = None
 
     assert not p.can(w.users["owner"], "read", Teamless())   # only a built-in task has no team
+    assert not p.can(w.users["owner"], "read", object()) and p.team_of(object()) is None
 
 
 def test_a_personal_space_has_one_member_nobody_manages_or_leaves(w):
@@ -162,6 +163,11 @@ def test_memberships_are_read_once_per_user_object_until_forgotten(w, django_ass
     p.forget(owner)
     assert p.role(owner, late) == "viewer"
     assert [t.name for t, _ in p.memberships(owner)][1:] == ["A-late", "T"]   # then by name
+    twins = [Team.objects.create(name="Twin", created_by=owner) for _ in range(2)]
+    Membership.objects.create(team=twins[1], user=owner, role="viewer")   # the later team joined first
+    Membership.objects.create(team=twins[0], user=owner, role="editor")
+    p.forget(owner)
+    assert [t.pk for t, _ in p.memberships(owner) if t.name == "Twin"] == [twins[0].pk, twins[1].pk]   # then by id
     p.forget(owner)
     p.forget(owner)   # forgetting twice is harmless
 

@@ -158,7 +158,7 @@ def test_share_token_is_redacted_from_log_records():
     assert record.getMessage() == "Not Found: /s/[redacted]/"
 
 
-def test_delete_experiment_cancels_runs_and_removes_artifacts(w):
+def test_delete_experiment_cancels_runs_and_removes_artifacts(w, django_capture_on_commit_callbacks):
     exp, editor = w.objects["exp"], as_("editor", w)
     done = exp.runs.get(state=Run.DONE)
     path = Path(settings.MEDIA_ROOT) / "runs" / str(exp.pk) / str(done.pk) / "adapter.safetensors"
@@ -172,7 +172,8 @@ def test_delete_experiment_cancels_runs_and_removes_artifacts(w):
     assert Run.objects.get(pk=running.pk).cancel_requested
     assert Run.objects.get(pk=w.objects["queued"].pk).state == Run.CANCELLED
     Run.objects.filter(pk=running.pk).update(state=Run.CANCELLED)
-    assert editor.post(f"/experiments/{exp.pk}/delete/").status_code == 302
+    with django_capture_on_commit_callbacks(execute=True):  # the files go once the delete commits
+        assert editor.post(f"/experiments/{exp.pk}/delete/").status_code == 302
     assert not Experiment.objects.filter(pk=exp.pk).exists() and not path.exists()
     assert not path.parent.parent.exists()
     event = AuditEvent.objects.get(verb="delete", object_type="experiment")

@@ -2,6 +2,7 @@
 sends is one of the shapes of lab/progress_messages.py: "replay" (services/history.replay_since)
 and "event" (built by services/events, forwarded as is)."""
 import asyncio
+import json
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncJsonWebsocketConsumer
@@ -23,6 +24,31 @@ def _replay(experiment_id, last_event, last_point):
     from .services.history import replay_since
 
     return replay_since(experiment_id, last_event, last_point)
+
+
+BAD_FRAME = 4400  # the close code of a frame that is not a JSON object (binary, malformed, too deep)
+MAX_ID = 2**63 - 1  # a resume id beyond bigint reads as "from the start", never a database error
+
+
+def _frame(text_data):
+    """The client frame as a dict, or None when it is not one: binary, not JSON, nested
+    past the parser's depth (RecursionError), or JSON that is not an object."""
+    if text_data is None:
+        return None
+    try:
+        content = json.loads(text_data)
+    except (ValueError, RecursionError):
+        return None
+    return content if isinstance(content, dict) else None
+
+
+def _last_id(value):
+    """A resume id as a bigint >= 0; anything else (text, float, too large) is 0."""
+    try:
+        value = int(value or 0)
+    except (TypeError, ValueError, OverflowError):
+        return 0
+    return value if 0 <= value <= MAX_ID else 0
 
 
 class ExperimentConsumer(AsyncJsonWebsocketConsumer):
@@ -48,12 +74,18 @@ class ExperimentConsumer(AsyncJsonWebsocketConsumer):
         for group in getattr(self, "groups_joined", []):
             await self.channel_layer.group_discard(group, self.channel_name)
 
+    async def receive(self, text_data=None, bytes_data=None, **kwargs):
+        """A frame that is not a JSON object closes the connection with BAD_FRAME, quietly:
+        a client's mistake, not a server error (the base class raises, logging a traceback)."""
+        content = _frame(text_data)
+        if content is None:
+            await self.close(code=BAD_FRAME)
+            return
+        await self.receive_json(content, **kwargs)
+
     async def receive_json(self, content, **kwargs):
         if content.get("type") == "resume":
-            try:
-                last_event, last_point = int(content.get("last_event") or 0), int(content.get("last_point") or 0)
-            except (TypeError, ValueError):
-                last_event = last_point = 0
+            last_event, last_point = _last_id(content.get("last_event")), _last_id(content.get("last_point"))
             await self.send_json(await _replay(self.experiment_id, last_event, last_point))
         elif content.get("type") == "ping":
             await self.send_json({"type": "pong"})

@@ -69,8 +69,8 @@ class ExperimentForm(forms.Form):
     submit_key = _shown(forms.CharField)(required=False, widget=forms.HiddenInput)
     confirm_unreadable = forms.BooleanField(
         label="Launch anyway: the model cannot read part of this text", required=False,
-        help_text="Needed only when the check below finds that too many input words become the model's "
-                  "unknown token.",
+        help_text="Needed only when the readability check, made when you submit, finds that too many input "
+                  "words become the model's unknown token.",
     )
 
     def __init__(self, *args, user=None, team=None, **kwargs):

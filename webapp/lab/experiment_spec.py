@@ -73,7 +73,7 @@ class ExperimentSpec(BaseModel):
     name: Annotated[str, Setting("text", blank=True)] = Field("", max_length=200, title="Name")
     model_name: Annotated[str, Setting("text", "model", attrs=(("list", "local-models"), ("autocomplete", "off")))] = \
         Field(defaults.MODEL, max_length=300, title="Model",
-              description="A local model listed below, a Hugging Face id (e.g. Qwen/Qwen3-4B-Base), a local model "
+              description="A local model (the models that run here without the hub), a Hugging Face id (e.g. Qwen/Qwen3-4B-Base), a local model "
                           "directory, or a .gguf file path.")
     train_task: Annotated[int, Setting("task", "task", to_engine=_train_task)] = Field(title="Train task")
     eval_tasks: Annotated[List[int], Setting("tasks", "eval_tasks", blank=True, attrs=(("size", 6),),

@@ -21,8 +21,9 @@ def describe_errors(form):
     for name, errors in form.errors.items():
         field = form.fields.get(name)
         label = (field.label if field is not None and field.label else name.replace("_", " ")).lower()
-        parts.append(f"{label}: {' '.join(errors)}" if name != "__all__" else " ".join(errors))
-    return "; ".join(parts)
+        text = " ".join(errors).rstrip(".")  # parts end without a stop: "...required; split: ..."
+        parts.append(f"{label}: {text}" if name != "__all__" else text)
+    return "; ".join(parts)  # the caller ends the sentence (no "empty.. Choose")
 
 
 def split_labels(text):

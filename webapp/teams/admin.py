@@ -1,7 +1,9 @@
-"""Admin (staff only) for teams; share links show their hash, never a token (none is stored)."""
+"""Admin (staff only) for teams; share links show their hash, never a token (none is stored).
+A membership removed here closes the member's live pages and is audited (teams/signals.py)."""
 from django.contrib import admin
 
 from .models import AuditEvent, Membership, ShareLink, Team
+from .services import acting_as
 
 
 class MembershipInline(admin.TabularInline):
@@ -13,6 +15,12 @@ class MembershipInline(admin.TabularInline):
 class TeamAdmin(admin.ModelAdmin):
     list_display = ("name", "personal", "created_by", "created_at")
     inlines = [MembershipInline]
+
+    def changeform_view(self, request, *args, **kwargs):
+        """Membership changes made here are audited with this admin as the actor
+        (teams/signals.py writes the line and closes a removed member's live pages)."""
+        with acting_as(request.user):
+            return super().changeform_view(request, *args, **kwargs)
 
 
 @admin.register(ShareLink)

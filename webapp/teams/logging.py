@@ -4,7 +4,11 @@
 Mistyped links carry the token too, so the pattern is loose on purpose: `/s` in any case,
 then any run of separators a user or a client may put there (slashes, blanks, `+`, their
 percent-encodings), then the token: `/s//<token>/`, `/S/<token>/` and `/s/ <token>/` are all
-redacted. Personal API tokens (`lab_...`) are redacted wherever they appear."""
+redacted. Personal API tokens (`lab_...`) are redacted wherever they appear.
+
+`NoTracebackForRefusals` keeps an expected 403 to one line: Django 5 logs every
+PermissionDenied with its traceback (django.utils.log.log_response(exception=...)), which buried
+real errors under refusals that only mean "your role cannot do this"."""
 import logging
 import re
 
@@ -26,4 +30,17 @@ class RedactShareTokens(logging.Filter):
         redacted = redact(message)
         if redacted != message:
             record.msg, record.args = redacted, ()
+        return True
+
+
+class NoTracebackForRefusals(logging.Filter):
+    """A 403 is an answer, not a fault: its warning line stays (path and reason), its
+    traceback goes. 5xx records keep theirs."""
+
+    def filter(self, record):
+        if getattr(record, "status_code", None) == 403 and record.exc_info:
+            reason = str(record.exc_info[1] or "") if len(record.exc_info) > 1 else ""
+            if reason:
+                record.msg, record.args = f"{record.getMessage()} ({reason})", ()
+            record.exc_info, record.exc_text = None, None
         return True

@@ -1,15 +1,16 @@
 """Writes of the teams app: teams and memberships, share links, copies, moves and deletes.
 Each write that matters records an AuditEvent in the same transaction."""
+import contextvars
 import secrets
+from contextlib import contextmanager
 from datetime import timedelta
-from pathlib import Path
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from webapp.lab.services import broadcast
+from webapp.lab.services import broadcast, quotas
 from webapp.lab.services.naming import copy_name
 
 from .models import AuditEvent, Membership, ShareLink, Team, hash_token
@@ -73,11 +74,40 @@ def record(actor, team, verb, obj=None, object_type=None, label=None, **details)
 
 # --- teams and members ------------------------------------------------------------
 
+_membership_actor = contextvars.ContextVar("membership_actor", default=None)
+
+
+@contextmanager
+def acting_as(actor):
+    """Who makes the membership changes inside the block. teams/signals.py writes the audit
+    line of every membership change (services, admin, shell) and reads the actor here; a
+    change made outside any block (a shell) is recorded with no actor."""
+    token = _membership_actor.set(actor)
+    try:
+        yield
+    finally:
+        _membership_actor.reset(token)
+
+
+def membership_actor():
+    return _membership_actor.get()
+
+
+def _within_cap(count, setting, what, fix):
+    limit = getattr(settings, setting)
+    if count >= limit:
+        raise TeamError(f"You have {count} {what}, the limit ({setting} = {limit}): {fix}.")
+
+
 @transaction.atomic
 def create_team(user, name):
+    """A new team owned by `user`, within LAB_MAX_TEAMS_PER_USER teams created by them."""
     name = (name or "").strip()
     if not name:
         raise TeamError("Give the team a name.")
+    quotas.lock_user(user)
+    _within_cap(Team.objects.filter(created_by=user, personal=False).count(), "LAB_MAX_TEAMS_PER_USER",
+                "teams", "delete a team you no longer use, or ask an administrator to raise the limit")
     team = Team.objects.create(name=name[:120], created_by=user)
     Membership.objects.create(team=team, user=user, role=Membership.OWNER)
     record(user, team, "create", team)
@@ -112,10 +142,10 @@ def invite(actor, team, who, role):
     user = find_user(who)
     if user is None:
         raise TeamError(f'No user "{who}": ask them to sign up first, then invite their username or e-mail.')
-    membership, created = Membership.objects.get_or_create(team=team, user=user, defaults={"role": role})
+    with acting_as(actor):  # the "invite" audit line: teams/signals.py
+        membership, created = Membership.objects.get_or_create(team=team, user=user, defaults={"role": role})
     if not created:
         raise TeamError(f"{user.username} is already a member ({membership.role}).")
-    record(actor, team, "invite", user, object_type="user", label=user.username, role=role)
     return membership
 
 
@@ -133,10 +163,9 @@ def change_role(actor, membership, role):
     list(Membership.objects.select_for_update().filter(team=membership.team, role=Membership.OWNER))
     if membership.role == Membership.OWNER and not _owners_left(membership.team, membership):
         raise TeamError("The last owner cannot be demoted: make another member owner first.")
-    old, membership.role = membership.role, role
-    membership.save(update_fields=["role"])
-    record(actor, membership.team, "role", membership.user, object_type="user", label=membership.user.username,
-           old=old, new=role)
+    membership.role = role
+    with acting_as(actor):  # the "role" audit line: teams/signals.py
+        membership.save(update_fields=["role"])
     _forget(actor)
     return membership
 
@@ -150,20 +179,27 @@ def remove_member(actor, membership):
     list(Membership.objects.select_for_update().filter(team=team, role=Membership.OWNER))
     if membership.role == Membership.OWNER and not _owners_left(team, membership):
         raise TeamError("The last owner cannot leave or be removed: make another member owner first.")
-    membership.delete()
-    broadcast.recheck_access(broadcast.user_group(membership.user_id))  # their open live pages
-    verb = "leave" if actor.pk == membership.user_id else "remove"
-    record(actor, team, verb, membership.user, object_type="user", label=membership.user.username)
+    with acting_as(actor):  # the audit line and closing their live pages: teams/signals.py
+        membership.delete()
     _forget(actor)
 
 
 # --- share links ------------------------------------------------------------------
 
+def live_share_links(user):
+    """The share links `user` created that still open (not revoked, not expired)."""
+    return ShareLink.objects.filter(created_by=user, revoked_at__isnull=True).exclude(expires_at__lte=timezone.now())
+
+
 def create_share_link(actor, experiment, label="", expires_in_days=None):
-    """Returns (link, token). The token is shown once; only its sha256 is stored."""
+    """Returns (link, token). The token is shown once; only its sha256 is stored. TeamError
+    past LAB_MAX_SHARE_LINKS_PER_USER live links of the actor."""
     token = secrets.token_urlsafe(32)  # 256 bits
     expires = timezone.now() + timedelta(days=expires_in_days) if expires_in_days else None
     with transaction.atomic():
+        quotas.lock_user(actor)
+        _within_cap(live_share_links(actor).count(), "LAB_MAX_SHARE_LINKS_PER_USER", "live share links",
+                    "revoke links you no longer need, or ask an administrator to raise the limit")
         link = ShareLink.objects.create(experiment=experiment, token_hash=hash_token(token), label=label[:120],
                                         expires_at=expires, created_by=actor)
         record(actor, experiment.team, "share", experiment, label=str(experiment), link=link.pk,
@@ -306,29 +342,20 @@ def delete_task(actor, task):
 def delete_experiment(actor, exp, cancel_all):
     """Cancel its live runs (`cancel_all(exp)`: lab's services.run_actions.cancel_unfinished,
     passed in because lab's services import this module), then (once none is running) delete
-    it and its artifacts. Returns the number of runs still running (then nothing is deleted yet)."""
-    from webapp.lab.models import Artifact, Run
+    it. Its artifact files go once the delete commits, those another experiment still uses
+    excepted (lab/services/artifacts.py, on the Artifact rows' deletion). Returns the number
+    of runs still running (then nothing is deleted yet)."""
+    from webapp.lab.models import Run
 
     pk = exp.pk
     cancel_all(exp)
     running = exp.runs.filter(state=Run.RUNNING).count()
     if running:
         return running
-    media = Path(settings.MEDIA_ROOT).resolve()
-    paths = [media / p for p in Artifact.objects.filter(run__experiment=exp).values_list("path", flat=True)]
     with transaction.atomic():
         record(actor, exp.team, "delete", exp, runs=exp.runs.count())
         broadcast.recheck_access(broadcast.experiment_group(pk))  # nothing left to watch
         exp.delete()
-    for path in paths:
-        path = path.resolve()
-        if media in path.parents:
-            path.unlink(missing_ok=True)
-    run_dir = media / "runs" / str(pk)
-    if run_dir.is_dir():
-        import shutil
-
-        shutil.rmtree(run_dir, ignore_errors=True)
     return 0
 
 

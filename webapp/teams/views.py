@@ -7,6 +7,7 @@ from django.contrib.auth.decorators import login_required
 from django.core.paginator import Paginator
 from django.http import Http404
 from django.shortcuts import redirect, render
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_POST
 
@@ -28,9 +29,13 @@ from .services import TeamError
 def team_list(request):
     form = TeamForm(request.POST or None)
     if request.method == "POST" and form.is_valid():
-        team = services.create_team(request.user, form.cleaned_data["name"])
-        request.session[services.SESSION_KEY] = team.pk
-        messages.success(request, f'Team "{team}" created; invite members below.')
+        try:
+            team = services.create_team(request.user, form.cleaned_data["name"])
+        except TeamError as exc:
+            messages.error(request, str(exc))
+            return redirect("team-list")
+        messages.success(request, f'Team "{team}" created; invite members below. The header still shows your '
+                                  'current team: switch to this one when you want to work in it.')
         return redirect("team-detail", pk=team.pk)
     return render(request, "teams/team_list.html", {"rows": selectors.team_rows(request.user), "form": form})
 
@@ -53,10 +58,13 @@ def team_detail(request, pk):
 @login_required
 @require_POST
 def team_switch(request):
+    """The one way the header's team changes: the switcher, or the offer on an object of
+    another team (teams/_other_team.html), which comes back to that object's page."""
     team = permissions.get_team_or_404(request.user, request.POST.get("team") or 0)
     request.session[services.SESSION_KEY] = team.pk
     nxt = request.POST.get("next") or ""
-    return redirect(nxt if nxt in ("/tasks/", "/experiments/") else "experiment-list")
+    local = nxt.startswith("/") and url_has_allowed_host_and_scheme(nxt, allowed_hosts={request.get_host()})
+    return redirect(nxt if local else "experiment-list")
 
 
 @login_required
@@ -145,8 +153,12 @@ def share_create(request, pk):
         messages.error(request, f"Share link not created: {describe_errors(form)}. The expiry is a number of days "
                                 "from 1 to 3650 (empty: until revoked); the label at most 120 characters.")
         return redirect("experiment-detail", pk=exp.pk)
-    link, token = services.create_share_link(request.user, exp, form.cleaned_data["label"] or "",
-                                             form.cleaned_data["expires_in_days"])
+    try:
+        link, token = services.create_share_link(request.user, exp, form.cleaned_data["label"] or "",
+                                                 form.cleaned_data["expires_in_days"])
+    except TeamError as exc:
+        messages.error(request, f"Share link not created: {exc}")
+        return redirect("experiment-detail", pk=exp.pk)
     url = request.build_absolute_uri(f"/s/{token}/")
     response = render(request, "teams/share_created.html", {"experiment": exp, "link": link, "url": url})
     response["Referrer-Policy"] = "no-referrer"
@@ -188,7 +200,8 @@ def experiment_copy(request, pk):
     spec = services.copy_experiment_spec(request.user, exp, team)
     request.session[services.SESSION_KEY] = team.pk
     request.session[services.PREFILL_KEY] = spec.model_dump(mode="json")
-    messages.info(request, f'Configuration of "{exp}" copied into {team}: check it and launch.')
+    messages.info(request, f'Configuration of "{exp}" copied into {team}, now the header\'s team (the form '
+                           'launches there): check it and launch.')
     return redirect("experiment-create")
 
 
@@ -200,8 +213,7 @@ def experiment_move(request, pk):
     if not permissions.can_move(request.user, exp, team):
         raise permissions.PermissionDenied("Only its creator can move an experiment from their personal space "
                                            "into a team where they are an editor or owner.")
-    services.move_experiment(request.user, exp, team)
-    request.session[services.SESSION_KEY] = team.pk
+    services.move_experiment(request.user, exp, team)  # the header's team stays: the page offers the switch
     messages.success(request, f'"{exp}" moved into {team}.')
     return redirect("experiment-detail", pk=exp.pk)
 
@@ -219,8 +231,7 @@ def task_move(request, pk):
     except TeamError as exc:
         messages.error(request, str(exc))
         return redirect("task-detail", pk=task.pk)
-    request.session[services.SESSION_KEY] = team.pk
-    messages.success(request, f'"{task}" moved into {team}.')
+    messages.success(request, f'"{task}" moved into {team}.')  # the header's team stays: the page offers it
     return redirect("task-detail", pk=task.pk)
 
 

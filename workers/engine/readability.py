@@ -39,7 +39,7 @@ class Readability:
         parts = []
         if self.unknown_share > self.threshold:
             parts.append(f"{self.unknown_share:.0%} of the input words ({self.distinct_unknown} of "
-                         f"{self.distinct_words} distinct words, e.g. {', '.join(self.unknown_examples[:5])}) "
+                         f"{self.distinct_words} distinct words, e.g. {', '.join(repr(w) for w in self.unknown_examples[:5])}) "
                          "are unknown to this model's tokenizer, so it reads them as one unknown token; "
                          "choose a model that can read this text")
         parts += self.label_problems

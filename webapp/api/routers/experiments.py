@@ -14,11 +14,11 @@ from pydantic import create_model
 
 from webapp.lab.experiment_spec import derived
 from webapp.lab.models import Experiment, Run
-from webapp.lab.services import dispatch, planning, run_actions
-from webapp.lab.services.launch import already_submitted, launch
+from webapp.lab.services import dispatch, planning, quotas, run_actions
+from webapp.lab.services.launch import KeyAlreadyUsed, already_submitted, launch
 from webapp.lab.responses import results_response
 from webapp.teams import permissions
-from webapp.teams.services import delete_experiment, record
+from webapp.teams.services import delete_experiment
 
 from ..auth import WRITE_AUTH
 from ..common import target_team
@@ -133,21 +133,26 @@ def list_experiments(request, team: Optional[int] = None):
 @router.post("/", response={200: ExperimentOut, 201: ExperimentOut}, auth=WRITE_AUTH,
              summary="Launch an experiment (validated like the experiment form)",
              description="201 with the new experiment; 200 with the earlier one when its `submit_key` was already "
-                         "used; 422 `{\"errors\": {field: [messages]}}` with the form's own messages.")
+                         "used (409 when you may no longer read it); 422 `{\"errors\": {field: [messages]}}` "
+                         "with the form's own messages.")
 def create_experiment(request, payload: ExperimentIn):
     team = target_team(request, payload.team, "launch")
-    first = already_submitted(request.user, (payload.submit_key or "")[:64])
-    if first is not None:
-        return Status(200, _one(first))
-    plan = _plan(request, payload, team)
     try:
-        exp = launch(request.user, team, plan)
-    except IntegrityError:  # the same key's other request committed first
-        first = already_submitted(request.user, plan.submit_key)
-        if first is None:
-            raise
-        return Status(200, _one(first))
-    record(request.user, team, "launch", exp, runs=exp.runs.count())
+        first = already_submitted(request.user, (payload.submit_key or "")[:64])
+        if first is not None:
+            return Status(200, _one(first))
+        plan = _plan(request, payload, team)
+        try:
+            exp = launch(request.user, team, plan)
+        except IntegrityError:  # the same key's other request committed first
+            first = already_submitted(request.user, plan.submit_key)
+            if first is None:
+                raise
+            return Status(200, _one(first))
+    except KeyAlreadyUsed as exc:
+        raise ApiError(409, str(exc))
+    except quotas.QuotaExceeded as exc:  # a concurrent launch took the room after planning
+        raise invalid({"__all__": [str(exc)]})
     return Status(201, _one(exp))
 
 

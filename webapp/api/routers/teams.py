@@ -21,5 +21,6 @@ class TeamOut(Schema):
 @router.get("/", response=List[TeamOut], summary="Teams you belong to, with your role")
 @paginate(LimitOffset)
 def list_teams(request):
-    return [{"id": t.pk, "name": t.name, "personal": t.personal, "role": r}
+    # str(team): the name the pages show ("Personal space"), not the stored "<user> (personal)"
+    return [{"id": t.pk, "name": str(t), "personal": t.personal, "role": r}
             for t, r in permissions.memberships(request.user)]

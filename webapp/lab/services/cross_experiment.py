@@ -417,6 +417,15 @@ def _keep(cells, show, a, b):
     return not any(of_a) and all(of_b)  # a_wrong_b_right
 
 
+def default_example_task(results, tasks, a="", b=""):
+    """The per-example view's task when none is chosen: the first on which every chosen
+    paired method (A, B) has a result, so that their columns are not empty; else the first."""
+    chosen = [m for m in (a, b) if m]
+    ran = [{r.eval_task_name for r in results if r.run.method == m} for m in chosen]
+    both = [t for t in tasks if all(t in of for of in ran)]
+    return both[0] if both else (tasks[0] if tasks else "")
+
+
 def example_table(selection, eval_task="", show="all", a="", b=""):
     """Evaluation examples x runs on one evaluation task (the first one when not given): each
     cell right/wrong with the prediction and its confidence; rows keyed by (index, input,
@@ -424,7 +433,7 @@ def example_table(selection, eval_task="", show="all", a="", b=""):
     several runs of A or B, "A right" means every run of A got it right). Every matching row
     is in "rows"; `per_example` cuts it into the page's pages, the API by limit and offset."""
     tasks = sorted({r.eval_task_name for r in selection.results})
-    task = eval_task if eval_task in tasks else (tasks[0] if tasks else "")
+    task = eval_task if eval_task in tasks else default_example_task(selection.results, tasks, a, b)
     results = sorted((r for r in selection.results if r.eval_task_name == task),
                      key=lambda r: (_order(r.run.method), r.run.n, r.run.seed, r.run.experiment_id, r.run_id))
     columns_truncated = len(results) > MAX_COLUMNS

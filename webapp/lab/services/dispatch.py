@@ -7,14 +7,17 @@ never forgotten. `send_pending` is the dispatcher: it hands each such run to the
 then marks it sent. The launching process calls it once its transaction commits; the periodic
 sweep (`services.reaper.periodic_pass`) calls it for runs still unsent after
 LAB_DISPATCH_GRACE seconds (the web process died, or the broker was down, between commit and
-send). A run may therefore be sent twice; the worker's `lifecycle.claim` only starts a queued
-run, so it executes once.
+send). A sent run holds a lease of LAB_DISPATCH_LEASE seconds (Celery only): still queued when
+it ends, the broker has lost the message (Redis restarted empty) or no worker took it yet, and
+the sweep sends it again. A run may therefore be sent twice or more; the worker's
+`lifecycle.claim` only starts a queued run, so it executes once.
 """
 import logging
 from datetime import timedelta
 
 from django.conf import settings
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 
 from ..models import Run
@@ -40,9 +43,13 @@ def check_broker(timeout=3.0):
         conn.ensure_connection(max_retries=1, interval_start=0, interval_step=0, timeout=timeout)
 
 
-def pending(older_than=None, run_ids=None):
-    """Queued runs not yet handed to the executor (the outbox), oldest first."""
-    qs = Run.objects.filter(state=Run.QUEUED, dispatched_at__isnull=True)
+def pending(older_than=None, run_ids=None, lease=None):
+    """Queued runs not yet handed to the executor (the outbox), and with `lease` those sent
+    more than `lease` s ago and still not claimed, oldest first."""
+    unsent = Q(dispatched_at__isnull=True)
+    if lease is not None:
+        unsent |= Q(dispatched_at__lt=timezone.now() - timedelta(seconds=lease))
+    qs = Run.objects.filter(unsent, state=Run.QUEUED)
     if run_ids is not None:
         qs = qs.filter(id__in=list(run_ids))
     if older_than is not None:
@@ -50,16 +57,17 @@ def pending(older_than=None, run_ids=None):
     return qs.order_by("id")
 
 
-def send_pending(run_ids=None, older_than=None):
+def send_pending(run_ids=None, older_than=None, lease=None):
     """The dispatcher: send each pending run (all, or those of `run_ids`, or those queued
-    more than `older_than` s ago) and mark it sent. Returns how many were sent. Stops at the
-    first send that fails (broker down): the rest stay pending for the next sweep."""
+    more than `older_than` s ago; with `lease`, also those whose lease ran out) and mark it
+    sent. Returns how many were sent. Stops at the first send that fails (broker down): the
+    rest stay pending for the next sweep."""
     mode = settings.LAB_EXECUTOR
     if mode not in ("celery", "thread"):  # "manual": runs stay queued until something calls lifecycle.run_job
         return 0
-    ids = list(pending(older_than, run_ids).values_list("id", "queue"))
-    if mode == "thread":
-        return _submit_to_thread([run_id for run_id, _ in ids])
+    if mode == "thread":  # the queue is this process's memory: nothing to lose but the process
+        return _submit_to_thread(list(pending(older_than, run_ids).values_list("id", flat=True)))
+    ids = list(pending(older_than, run_ids, lease).values_list("id", "queue"))
     from webapp.celery_app import EXECUTE_RUN, app
 
     sent = 0
@@ -69,8 +77,8 @@ def send_pending(run_ids=None, older_than=None):
         except Exception:
             log.warning("could not send run %s; it stays pending for the next sweep", run_id, exc_info=True)
             break
-        Run.objects.filter(id=run_id, dispatched_at__isnull=True).update(dispatched_at=timezone.now(),
-                                                                         celery_task_id=task_id)
+        # a new lease from now; a run claimed meanwhile keeps its own state and task id
+        Run.objects.filter(id=run_id, state=Run.QUEUED).update(dispatched_at=timezone.now(), celery_task_id=task_id)
         sent += 1
     return sent
 

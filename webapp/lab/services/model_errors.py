@@ -21,7 +21,7 @@ def public_model_error(name, reason):
     if get_local_model(name) is not None:
         return str(reason)  # a shipped model: its reason names no user-chosen path
     log.info("model %r cannot be loaded: %s", name, reason)
-    message = (f"'{name[:300]}' cannot be loaded on this server: choose a model listed below, a Hugging Face id "
+    message = (f"'{name[:300]}' cannot be loaded on this server: choose a model from the list of local models, a Hugging Face id "
                "(e.g. Qwen/Qwen3-4B-Base) that the server has cached or can download, or the path of a model "
                "directory (config.json, weights and tokenizer files) or .gguf file that the server can read.")
     if _hub_unreachable():

@@ -19,6 +19,12 @@ from . import cache
 log = logging.getLogger("webapp.lab")
 
 
+
+def _seeds_text(seeds):
+    """"1 (seed 0)", not a bare "0" that reads as no seeds."""
+    ids = ", ".join(str(s) for s in seeds)
+    return f"{len(seeds)} (seed{'s' if len(seeds) != 1 else ''} {ids})" if seeds else "none"
+
 def describe_task(task, role):
     if isinstance(task, str):  # a built-in task by name
         return {"role": role, "name": task, "builtin": True}
@@ -89,7 +95,7 @@ def _describe(experiment):
     adapter = full.get("adapter") or config.get("adapter") or {}
     settings = [("methods", ", ".join(full.get("methods") or [])),
                 ("N", ", ".join(str(n) for n in full.get("n") or [])),
-                ("seeds", ", ".join(str(s) for s in full.get("seeds") or [])),
+                ("seeds", _seeds_text(full.get("seeds") or [])),
                 ("ICL demonstrations", "all N" if full.get("icl_demos") is None else full.get("icl_demos")),
                 ("evaluation queries per task", full.get("eval_size")),
                 ("similarity queries", full.get("similarity_size")),

@@ -1,5 +1,6 @@
 """Limits a shared server keeps, each with a message that says what to do."""
 from django.conf import settings
+from django.contrib.auth import get_user_model
 
 from ..models import Run
 
@@ -27,6 +28,13 @@ def ensure_runs_per_experiment(plan):
         raise QuotaExceeded(f"This makes {len(plan):,} runs ({methods} methods x {ns} N values x {seeds} seeds); an "
                             f"experiment holds at most {limit:,} runs (LAB_MAX_RUNS_PER_EXPERIMENT). Use fewer "
                             "N values, seeds or methods, or split it into several experiments.")
+
+
+def lock_user(user):
+    """Lock `user`'s row until the surrounding transaction ends, so that a check of their
+    quota and the rows it allows are one step for concurrent requests (call it inside
+    transaction.atomic, before the check)."""
+    get_user_model().objects.select_for_update().filter(pk=user.pk).values_list("pk", flat=True).first()
 
 
 def queued_runs(user):

@@ -36,7 +36,7 @@ def task_readability(model_name: str, task) -> dict:
 
 def warning(d: dict) -> str:
     """One sentence naming the model, the task and the share of unreadable words."""
-    examples = ", ".join(d["unknown_examples"][:5])
+    examples = ", ".join(repr(w) for w in d["unknown_examples"][:5])  # quoted: a word may end in ","
     return (f'{d["unknown_share"]:.0%} of the input words of "{d["task"]}" ({d["distinct_unknown"]} of '
             f'{d["distinct_words"]} distinct words, e.g. {examples}) become the unknown token for model '
             f'"{d["model"]}" (threshold {d["threshold"]:.0%}): it cannot read this text, so its results say '

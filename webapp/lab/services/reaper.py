@@ -1,7 +1,8 @@
 """The one periodic mechanism: every LAB_REAPER_INTERVAL seconds (default 10; 0 = none) a
 `periodic_pass`: `lifecycle.reap_stale_runs`, then the outbox sweep
 (`dispatch.send_pending` for queued runs committed more than LAB_DISPATCH_GRACE s ago and
-never sent, e.g. because the web process died mid-launch). So a killed worker's run is failed within
+never sent, e.g. because the web process died mid-launch, and for runs sent more than
+LAB_DISPATCH_LEASE s ago and still not claimed, e.g. because Redis restarted empty). So a killed worker's run is failed within
 LAB_HEARTBEAT_TIMEOUT + LAB_REAPER_INTERVAL seconds (30 + 10 by default) even when nobody
 loads a page; the state change is broadcast to the experiment's websocket group like any other.
 
@@ -18,19 +19,20 @@ import threading
 
 from django.conf import settings
 
-from . import dispatch
+from . import artifacts, dispatch
 from .lifecycle import reap_stale_runs
 
 log = logging.getLogger("webapp.lab")
 
 
 def periodic_pass():
-    """One pass: reap dead attempts, then send what the outbox still holds. Returns
-    (reaped runs, number of runs sent)."""
+    """One pass: reap dead attempts, then send what the outbox still holds and what the
+    broker lost (lease run out). Returns (reaped runs, number of runs sent)."""
     reaped = reap_stale_runs()
-    sent = dispatch.send_pending(older_than=settings.LAB_DISPATCH_GRACE)
+    artifacts.sweep_if_due()  # orphan artifact files, at most every LAB_ARTIFACT_SWEEP_INTERVAL s
+    sent = dispatch.send_pending(older_than=settings.LAB_DISPATCH_GRACE, lease=settings.LAB_DISPATCH_LEASE)
     if sent:
-        log.warning("outbox sweep sent %s run(s) that were committed but never sent", sent)
+        log.warning("outbox sweep sent %s run(s) never sent or sent but not claimed within the lease", sent)
     return reaped, sent
 
 

@@ -8,6 +8,8 @@ a page shows `message` (and BROKER_DOWN_NOTE apart), the API answers `detail`. T
 has checked the permission (cancel; who may cancel a run may retry it)."""
 from dataclasses import dataclass
 
+from django.db import transaction
+
 from webapp.teams.services import record
 
 from ..models import Run
@@ -73,11 +75,14 @@ def cancel_all(actor, exp):
 def retry(actor, run):
     """Queue a failed or cancelled run again (fresh attempt count, partial rows dropped), within
     the actor's quota of unfinished runs; Refused with the reason otherwise."""
-    try:
-        quotas.ensure_room_for_runs(actor, 1)
-    except quotas.QuotaExceeded as exc:
-        raise Refused(str(exc), level="error") from None
-    if not lifecycle.retry_run(run, send=dispatch.send_on_commit):
+    with transaction.atomic():  # the quota check and the requeue are one step for concurrent requests
+        quotas.lock_user(actor)
+        try:
+            quotas.ensure_room_for_runs(actor, 1)
+        except quotas.QuotaExceeded as exc:
+            raise Refused(str(exc), level="error") from None
+        retried = lifecycle.retry_run(run, send=dispatch.send_on_commit)
+    if not retried:
         retryable = " or ".join(Run.RETRYABLE_STATES)
         raise Refused(f"{run} is {run.state}: only a {retryable} run can be retried.")
     run.refresh_from_db(fields=["state"])

@@ -18,7 +18,7 @@ def signup(request):
     if request.user.is_authenticated:
         return redirect("experiment-list")
     if request.method == "POST" and _too_many_attempts(request):
-        response = render(request, "400.html", {
+        response = render(request, "429.html", {
             "title": "Too many sign-up attempts",
             "message": (f"This address tried to sign up more than {settings.LAB_SIGNUP_ATTEMPTS_PER_HOUR} times in "
                         "the last hour; nothing was created. Try again in an hour, or ask the server's "

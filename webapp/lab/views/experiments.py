@@ -10,7 +10,7 @@ from django.views.decorators.http import require_POST
 from webapp.teams import permissions
 from webapp.teams import selectors as team_selectors
 from webapp.teams.forms import ShareLinkForm
-from webapp.teams.services import PREFILL_KEY, current_team, record
+from webapp.teams.services import PREFILL_KEY, current_team
 
 from .. import selectors
 from ..experiment_form import ExperimentForm
@@ -18,8 +18,8 @@ from ..experiment_spec import ExperimentSpec, derived
 from ..models import Run
 from ..responses import adapter_response
 from ..run_rows import run_rows_html
-from ..services import dispatch, exports, planning, provenance, run_actions
-from ..services.launch import already_submitted, launch
+from ..services import dispatch, exports, planning, provenance, quotas, run_actions
+from ..services.launch import KeyAlreadyUsed, already_submitted, launch
 
 
 def get_experiment(request, pk, action="read"):
@@ -41,8 +41,18 @@ def experiment_create(request):
     team = permissions.require(request.user, "launch", current_team(request))
     if request.method != "POST":
         form = ExperimentForm(user=request.user, team=team, initial=_prefill(request))
-        return render(request, "lab/experiment_form.html", {"form": form})
+        return render(request, "lab/experiment_form.html", {"form": form, "task": _asked_task(request)})
     planning.posted_tasks_or_404(request.POST.getlist("train_task") + request.POST.getlist("eval_tasks"), team)
+    try:
+        return _validate_or_launch(request, team)
+    except KeyAlreadyUsed as exc:  # the key's experiment is no longer readable: say nothing of it
+        messages.error(request, str(exc))
+        return redirect("experiment-create")
+
+
+def _validate_or_launch(request, team):
+    """The POSTed form: its earlier experiment (same idempotency key), its estimate, its
+    errors, or a launch."""
     first = already_submitted(request.user, request.POST.get("submit_key", "")[:64])
     if first is not None:
         return _submitted_twice(request, first)
@@ -56,13 +66,15 @@ def experiment_create(request):
         return render(request, "lab/experiment_form.html", {"form": form})
     try:
         exp = launch(request.user, team, form.plan)
+    except quotas.QuotaExceeded as exc:  # a concurrent launch took the room after the form was checked
+        form.add_error(None, str(exc))
+        return render(request, "lab/experiment_form.html", {"form": form})
     except IntegrityError:  # the same form's other POST committed first
         first = already_submitted(request.user, form.plan.submit_key)
         if first is None:
             raise
         return _submitted_twice(request, first)
     count = exp.runs.count()
-    record(request.user, team, "launch", exp, runs=count)
     messages.success(request, f"Queued {count} run{pluralize(count)}.")
     return redirect("experiment-detail", pk=exp.pk)
 
@@ -82,6 +94,13 @@ def _prefill(request):
         if source is not None:
             initial = ExperimentForm.initial_of(derived(source, "again"))
     return initial
+
+
+def _asked_task(request):
+    """The readable task of ?task=: when it is in another team than the header's, the page
+    says so and offers the switch (templates/teams/_other_team.html) instead of a blank choice."""
+    pk = request.GET.get("task", "")
+    return permissions.readable_tasks(request.user).select_related("team").filter(pk=pk).first() if pk.isdigit() else None
 
 
 def _submitted_twice(request, exp):
