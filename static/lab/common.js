@@ -31,6 +31,9 @@
     return log ? x * Math.pow(1.04, at) : x + at * (0.2 * (step || 1)) / Math.max(1, count - 1);
   }
 
+  // a single N's axis: one unit either side, so that the dodged points sit close together around it
+  function singleRange(ns) { return ns.length === 1 ? [ns[0] - 1, ns[0] + 1] : undefined; }
+
   // a lighter (amount > 0) or darker (< 0) variant of a colour: a method's other trials
   function shade(hex, amount) {
     const n = parseInt(hex.slice(1), 16), to = amount > 0 ? 255 : 0, a = Math.abs(amount);
@@ -124,7 +127,7 @@
     };
   }
 
-  window.Lab = { color, style, dodge, shade, caption, layerTraces, layerAxis, rgba, el, clear, fmt, fmtDuration,
+  window.Lab = { color, style, dodge, singleRange, shade, caption, layerTraces, layerAxis, rgba, el, clear, fmt, fmtDuration,
     plotConfig: { displaylogo: false, responsive: true, modeBarButtonsToRemove: ["lasso2d", "select2d", "toImage"],
       toImageButtonOptions: { format: "png", scale: 2 },
       modeBarButtonsToAdd: window.Plotly ? [download("png"), download("svg")] : [] } };

@@ -49,7 +49,8 @@
     caption(div, modelSel.value, taskSel.value, ns.join(", "));
     Plotly.react(div, traces, {
       title: { text: info.title + " against N" }, height: 340, margin: MARGIN, legend: { orientation: "h", y: -0.25 },
-      xaxis: { title: { text: "N" }, tickvals: ns, ticktext: ns.map(String), type: log ? "log" : "linear" },
+      xaxis: { title: { text: "N" }, tickvals: ns, ticktext: ns.map(String), type: log ? "log" : "linear",
+        range: window.Lab.singleRange(ns) },
       yaxis: { title: { text: info.label + " (" + info.unit + ")" }, rangemode: "tozero", range: info.axis },
     }, cfg);
   }

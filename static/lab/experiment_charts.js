@@ -45,7 +45,7 @@
   function axisForN(ns) {
     const log = ns.length > 1 && ns[0] > 0 && ns[ns.length - 1] / ns[0] >= 4;
     return { title: { text: "N (training examples / ICL demonstrations)" }, type: log ? "log" : "linear",
-      tickvals: ns, ticktext: ns.map(String), zeroline: false };
+      tickvals: ns, ticktext: ns.map(String), zeroline: false, range: window.Lab.singleRange(ns) };
   }
 
   function metricAxis(metric) {

@@ -110,6 +110,10 @@ TABLE = {
     # the queued run cannot be retried (only a failed or cancelled one): 409 once the role may
     "api/experiments/<int:experiment_id>/runs/<int:run_id>/retry/": ("POST", "401 403 409 409 404 401"),
     "api/experiments/<int:experiment_id>/export/<str:what>": ("GET", "401 200 200 200 404 401"),  # metrics.csv
+    # share links: the page's rule (editor and owner share; a viewer may not even list them)
+    "api/experiments/<int:experiment_id>/share-links/": [("GET", "401 403 200 200 404 401"),
+                                                         ("POST", "401 403 201 201 404 401")],
+    "api/share-links/<int:link_id>/": ("DELETE", "401 403 204 204 404 401"),  # the active link, made by the editor
     # comparisons hold only runs of the user's teams (the outsider's answer holds none of T's)
     "api/comparisons/": ("GET", "401 200 200 200 200 401"),
     "api/comparisons/paired/": ("GET", "401 200 200 200 200 401"),  # ?a=sft&b=icl
@@ -207,6 +211,7 @@ def _api_body(route, method, w):
         ("api/tasks/<int:task_id>/import/", "POST"): {"file": SimpleUploadedFile("x.csv", b"input,output\nx,positive\n")},
         ("api/experiments/", "POST"): launch,
         ("api/experiments/validate/", "POST"): launch,
+        ("api/experiments/<int:experiment_id>/share-links/", "POST"): {"label": "matrix", "expires_in_days": 7},
     }.get((route, method), {})
 
 

@@ -29,7 +29,7 @@ e1 = make_exp(user, team, task, "single N")
 e1.methods = ["icl", "sft", "ia2", "ia2-sft"]
 e1.save()
 e2 = make_exp(user, team, task, "other model", model="smollm2-135m")
-prov = {"model": "embedded"}
+prov = {}  # finished before provenance was recorded: the page says so, not "when it finishes"
 for method in ("icl", "sft", "ia2", "ia2-sft"):
     run = make_result(e1, task, method, 4, 0, A_RIGHT, ece=0.1, provenance=prov)  # equal accuracy for all
     if method in ("ia2", "ia2-sft"):  # IA2->SFT equal to IA2 layer by layer
@@ -44,7 +44,11 @@ for method in ("icl", "sft", "ia2", "ia2-sft"):
                                         for t in range(3) for key in ("loss", "dev_loss") for s in (1, 2))
 make_result(e1, other, "icl", 4, 0, A_RIGHT, provenance=prov)  # a task of A (icl) only: first by name
 make_result(e2, task, "icl", 4, 0, A_RIGHT[::-1], provenance={"model": "smollm2-135m"})
-print(e1.pk, e2.pk)
+spaced = make_task(user, name="spaced", team=team, n=8)
+spaced.input_template = "{x} "
+spaced.save()
+type(spaced).examples_changed([spaced.pk])
+print(e1.pk, e2.pk, spaced.pk)
 """
 
 TRACES = """sel => Array.from(document.querySelector(sel).data || []).map(t => ({
@@ -83,7 +87,7 @@ def test_charts_keep_every_method_visible_and_coloured_alike(app_server, tmp_pat
     from playwright.sync_api import sync_playwright
 
     base = app_server
-    e1, e2 = seed_app_db(tmp_path, SEED, 2)
+    e1, e2, spaced = seed_app_db(tmp_path, SEED, 3)
     OUTPUT.mkdir(parents=True, exist_ok=True)
     with sync_playwright() as pw:
         browser = pw.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
@@ -101,6 +105,9 @@ def test_charts_keep_every_method_visible_and_coloured_alike(app_server, tmp_pat
             page.select_option("#cmp-task", "one-n-task")
             page.wait_for_function("() => (document.querySelector('#acc-n-chart').data || []).length >= 8")
             page.wait_for_selector("#layer-chart svg.main-svg", state="attached")
+            # every run has finished: the page no longer promises what "each run records when it finishes"
+            page.wait_for_function("() => !document.querySelector('#model-identity-pending')"
+                                   ".textContent.includes('when it finishes')")
             labels = {"ICL", "SFT", "IA2", "IA2->SFT"}
             acc = page.evaluate(TRACES, "#acc-n-chart")
             _assert_every_method_visible(acc, labels)
@@ -165,6 +172,10 @@ def test_charts_keep_every_method_visible_and_coloured_alike(app_server, tmp_pat
             assert page.locator("#provenance-diff details[open]").count() == 0
             # "Per example": a task where both A (icl) and B (sft) ran, not the first by name
             assert "one-n-task" in page.inner_text("#cmp-examples h2")
+            # a template's trailing space is marked in the prompt preview
+            page.goto(f"{base}/tasks/{spaced}/")
+            page.wait_for_selector("#pv-icl span.ws", state="attached")
+            assert page.text_content("#pv-icl span.ws") == " "
             assert errors == [], errors
             assert page.evaluate("() => window.__csp") == []
             context.close()

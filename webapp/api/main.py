@@ -10,7 +10,7 @@ from . import errors
 from .auth import READ_AUTH
 from .parsing import StorableJsonParser
 from .throttling import TokenRateThrottle
-from .routers import comparisons, experiments, exports, runs, tasks, teams
+from .routers import comparisons, experiments, exports, runs, share_links, tasks, teams
 
 DESCRIPTION = """Drive the lab from scripts: tasks and their examples, experiments (launched
 with the same checks and messages as the experiment form), runs, results.
@@ -58,6 +58,7 @@ def build_api():
     api.add_router("/experiments/", experiments.router)
     api.add_router("/experiments/", runs.router)
     api.add_router("/comparisons/", comparisons.router)
+    api.add_router("", share_links.router)  # /experiments/{id}/share-links/, /share-links/{id}/
     api.add_router("", exports.router)  # /experiments/{id}/export/{what}, /comparisons/export/{what}
     return api
 

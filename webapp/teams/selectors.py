@@ -28,6 +28,20 @@ def share_link_or_404(exp, pk):
     return get_object_or_404(ShareLink, pk=pk, experiment=exp)
 
 
+def share_links(exp):
+    """Every share link of `exp` (active, revoked, expired), newest first: the page's table
+    and the API's list."""
+    return exp.share_links.select_related("created_by")
+
+
+def users_share_link_or_404(user, pk, action):
+    """A share link by id alone (the REST API's revoke): 404 unless its experiment is in the
+    user's teams, 403 when their role may not `action` it (permissions.py decides both)."""
+    exp_id = ShareLink.objects.filter(pk=pk).values_list("experiment_id", flat=True).first()
+    exp = permissions.get_experiment_or_404(user, exp_id, action)
+    return share_link_or_404(exp, pk)
+
+
 def audit_events(team):
     return team.audit_events.all()
 
@@ -44,6 +58,6 @@ def experiment_sharing(user, exp):
     return {
         "can_share": can_share,
         "can_delete": permissions.can(user, "delete", exp),
-        "share_links": list(exp.share_links.select_related("created_by")) if can_share else [],
+        "share_links": list(share_links(exp)) if can_share else [],
         **destinations(user, exp),
     }
