@@ -10,7 +10,7 @@ def test_a_named_postgres_that_does_not_answer_stops_with_the_fix(monkeypatch):
     port = services._free_port()
     monkeypatch.setenv("TEST_DATABASE_URL", f"postgres://postgres@127.0.0.1:{port}/postgres")
     with pytest.raises(services.ServiceUnavailable, match=f"127.0.0.1:{port}.* does not answer"):
-        services.postgres_url()
+        services.postgres_url.__wrapped__()  # the choice itself, not the session's cached answer
 
 
 def test_a_throwaway_redis_is_started_when_none_answers():

@@ -14,20 +14,7 @@ from webapp.teams import permissions
 from webapp.teams.models import AuditEvent, ShareLink, hash_token
 
 from .teams_world import build_world
-
-
-class Api:
-    """A role of the world's team T sending its personal API token."""
-
-    def __init__(self, token):
-        self.client = Client()
-        self.headers = {"Authorization": f"Bearer {token}"}
-
-    def __call__(self, method, path, body=None):
-        if body is None:
-            return self.client.generic(method, "/api" + path, headers=self.headers)
-        return self.client.generic(method, "/api" + path, json.dumps(body), content_type="application/json",
-                                   headers=self.headers)
+from .test_api import Api
 
 
 @pytest.fixture
@@ -41,7 +28,7 @@ def _links(w):
 
 @pytest.mark.django_db
 def test_create_list_revoke_and_the_link_opens_then_stops(world):
-    w, api, anon = world, Api(world.api_tokens["editor"]), Client()
+    w, api, anon = world, Api(token=world.api_tokens["editor"]), Client()
     created = api("POST", _links(w), {"label": "reviewers 2", "expires_in_days": 7})
     assert created.status_code == 201, created.content
     assert "no-store" in created["Cache-Control"]
@@ -63,7 +50,7 @@ def test_create_list_revoke_and_the_link_opens_then_stops(world):
                                                                   "old": False, "short": False}
 
     # the owner revokes the editor's link (both may share): the page stops opening, once audited
-    owner = Api(w.api_tokens["owner"])
+    owner = Api(token=w.api_tokens["owner"])
     assert owner("DELETE", f"/share-links/{link.pk}/").status_code == 204
     assert anon.get(path).status_code == 404
     assert owner("DELETE", f"/share-links/{link.pk}/").status_code == 204  # already revoked: nothing changes
@@ -77,7 +64,7 @@ def test_who_may_share_is_asked_of_permissions(world):
     """A viewer gets permissions.py's own refusal (403), an outsider 404 for the experiment
     and for a link id of it, and neither creates or revokes anything."""
     w = world
-    viewer, outsider = Api(w.api_tokens["viewer"]), Api(w.api_tokens["outsider"])
+    viewer, outsider = Api(token=w.api_tokens["viewer"]), Api(token=w.api_tokens["outsider"])
     before = ShareLink.objects.count()
     refused = viewer("POST", _links(w), {"label": "mine"})
     assert refused.status_code == 403
@@ -90,14 +77,14 @@ def test_who_may_share_is_asked_of_permissions(world):
         assert answer.status_code == 404, (method, path)
     assert ShareLink.objects.count() == before and w.objects["link"].active
     assert Client().get(f"/s/{w.tokens['valid']}/").status_code == 200
-    editor = Api(w.api_tokens["editor"])
+    editor = Api(token=w.api_tokens["editor"])
     for link_id in (w.objects["link"].pk + 10_000, 2**63 + 1):  # no such link (past a bigint too): 404
         assert editor("DELETE", f"/share-links/{link_id}/").status_code == 404
 
 
 @pytest.mark.django_db
 def test_the_cap_answers_409_with_the_services_message(world, settings):
-    w, api = world, Api(world.api_tokens["editor"])
+    w, api = world, Api(token=world.api_tokens["editor"])
     settings.LAB_MAX_SHARE_LINKS_PER_USER = 2  # the editor has one live link (and a revoked and an expired one)
     assert api("POST", _links(w), {"label": "second"}).status_code == 201
     refused = api("POST", _links(w), {"label": "third"})
@@ -118,7 +105,7 @@ def test_the_cap_answers_409_with_the_services_message(world, settings):
     ({"expiry": "7d"}, "expiry"),
 ])
 def test_bad_input_answers_422_naming_the_field(world, body, field):
-    w, api = world, Api(world.api_tokens["editor"])
+    w, api = world, Api(token=world.api_tokens["editor"])
     before = ShareLink.objects.count()
     answer = api("POST", _links(w), body)
     assert answer.status_code == 422, answer.content
@@ -128,7 +115,7 @@ def test_bad_input_answers_422_naming_the_field(world, body, field):
 
 @pytest.mark.django_db
 def test_the_list_is_paginated_and_a_session_may_read_it(world):
-    w, api = world, Api(world.api_tokens["owner"])
+    w, api = world, Api(token=world.api_tokens["owner"])
     page = api("GET", _links(w) + "?limit=2").json()
     assert (len(page["items"]), page["count"], page["next"]) == (2, 3, 2)
     assert len(api("GET", _links(w) + "?limit=2&offset=2").json()["items"]) == 1

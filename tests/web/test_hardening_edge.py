@@ -18,19 +18,7 @@ from webapp.lab.models import Example, Task
 from webapp.teams.services import personal_team
 
 from .conftest import fake_result, make_run, make_sft_experiment, make_task
-
-
-class Api:
-    def __init__(self, user, name="tests"):
-        self.client = Client()
-        self.headers = {"Authorization": f"Bearer {create_token(user, name)[1]}"}
-
-    def send(self, method, path, raw_json):
-        return self.client.generic(method, "/api" + path, raw_json, content_type="application/json",
-                                   headers=self.headers)
-
-    def get(self, path):
-        return self.client.get("/api" + path, headers=self.headers)
+from .test_api import Api
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from webapp.lab.routing import websocket_urlpatterns
 
 from .conftest import make_task
 
-pytestmark = [pytest.mark.asyncio, pytest.mark.django_db(transaction=True)]
+pytestmark = pytest.mark.django_db(transaction=True)
 DEEP = 100_000
 BAD_FRAME = 4400  # consumers.BAD_FRAME
 
@@ -75,6 +75,7 @@ def test_the_generator_makes_every_kind():
     assert {"non-json text", "array", "deep array", "deep object", "binary"} <= kinds
 
 
+@pytest.mark.asyncio
 async def test_200_malformed_frames_each_close_with_a_code_and_no_traceback(caplog):
     owner, exp = await _world()
     caplog.set_level(logging.DEBUG)
@@ -91,6 +92,7 @@ async def test_200_malformed_frames_each_close_with_a_code_and_no_traceback(capl
 
 @pytest.mark.parametrize("ids", [{"last_event": 10**30, "last_point": -5}, {"last_event": "x", "last_point": 1e400},
                                  {"last_event": [1], "last_point": {"a": 1}}])
+@pytest.mark.asyncio
 async def test_a_resume_with_ids_out_of_range_replays_from_the_start(ids):
     owner, exp = await _world()
     comm = await _open(exp, owner)
