@@ -193,7 +193,10 @@ def test_fetch_helpers_answer_404_for_what_is_not_readable_and_403_for_what_is_n
         p.get_team_or_404(viewer, "12abc")
     with pytest.raises(PermissionDenied):
         p.get_experiment_or_404(viewer, w.exp.pk, "cancel")
-    assert p.get_experiment_or_404(editor, w.exp.pk, "cancel") == w.exp
+    narrowed = p.readable_experiments(editor).exclude(pk=w.exp.pk)   # a caller's own queryset replaces the readable one
+    with pytest.raises(Http404):
+        p.get_experiment_or_404(editor, w.exp.pk, queryset=narrowed)
+    assert p.get_experiment_or_404(editor, w.exp.pk, queryset=p.readable_experiments(editor)) == w.exp
 
     assert p.get_task_or_404(viewer, w.task.pk) == w.task
     assert p.get_task_or_404(editor, w.task.pk, "edit") == w.task

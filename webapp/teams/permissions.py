@@ -162,10 +162,9 @@ def _pk(value):
         raise Http404("No such object.") from None
 
 
-def get_experiment_or_404(user, pk, action="read"):
-    """A readable experiment (404 outside the user's teams), then `action` required of it."""
-    qs = readable_experiments(user).select_related("team", "train_task", "owner")
-    return require(user, action, get_object_or_404(qs, pk=_pk(pk)))
+def get_experiment_or_404(user, pk, action="read", queryset=None):
+    qs = queryset if queryset is not None else readable_experiments(user)
+    return require(user, action, get_object_or_404(qs.select_related("team", "train_task", "owner"), pk=_pk(pk)))
 
 
 def get_task_or_404(user, pk, action="read"):
