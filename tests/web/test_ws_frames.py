@@ -8,14 +8,12 @@ import random
 
 import pytest
 from asgiref.sync import sync_to_async
-from channels.routing import URLRouter
-from channels.testing import WebsocketCommunicator
 
 
 from webapp.lab.models import Experiment
-from webapp.lab.routing import websocket_urlpatterns
 
 from .conftest import make_task
+from .test_live_access import _closed_with, _open
 
 pytestmark = pytest.mark.django_db(transaction=True)
 DEEP = 100_000
@@ -54,22 +52,6 @@ def _world():
     return owner, exp
 
 
-async def _open(exp, user):
-    comm = WebsocketCommunicator(URLRouter(websocket_urlpatterns), f"/ws/experiments/{exp.pk}/")
-    comm.scope["user"] = user
-    connected, _ = await comm.connect()
-    assert connected
-    return comm
-
-
-async def _close_code(comm):
-    for _ in range(5):
-        out = await comm.receive_output(timeout=5)
-        if out["type"] == "websocket.close":
-            return out.get("code")
-    return None
-
-
 def test_the_generator_makes_every_kind():
     kinds = {kind for kind, _, _ in malformed_frames(200)}
     assert {"non-json text", "array", "deep array", "deep object", "binary"} <= kinds
@@ -83,7 +65,7 @@ async def test_200_malformed_frames_each_close_with_a_code_and_no_traceback(capl
     for kind, text, data in malformed_frames(200):
         comm = await _open(exp, owner)
         await comm.send_input({"type": "websocket.receive", **({"text": text} if data is None else {"bytes": data})})
-        codes.setdefault(kind, set()).add(await _close_code(comm))
+        codes.setdefault(kind, set()).add(await _closed_with(comm))
         await comm.disconnect()
     assert all(found == {BAD_FRAME} for found in codes.values()), codes
     tracebacks = [r for r in caplog.records if r.exc_info or "Traceback" in r.getMessage()]
